@@ -1,0 +1,215 @@
+"""The bot file format, version 1, as pydantic models.
+
+These models are the single source of truth: the loader validates with them and
+`supportbot schema` prints the JSON Schema generated from them. Unknown keys are errors.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = [
+    "BotConfig",
+    "Escalation",
+    "KnowledgeConfig",
+    "KnowledgeFile",
+    "Limits",
+    "ModelSettings",
+    "OfflineSettings",
+    "Rule",
+    "SnippetConfig",
+    "SnippetFrontMatter",
+    "bot_json_schema",
+]
+
+IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
+Identifier = Annotated[
+    str,
+    Field(
+        pattern=IDENTIFIER,
+        max_length=128,
+        description="Letters, digits and _ . : - ; starts with a letter or digit.",
+    ),
+]
+DEFAULT_HANDOFF_MESSAGE = (
+    "I'm passing this conversation to a member of our support team. "
+    "They will reply here shortly."
+)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelSettings(_Strict):
+    """Which model answers, and how it is called."""
+
+    provider: str = Field(
+        "offline",
+        description="openai (any OpenAI-compatible server), offline, or a provider plugin's name.",
+    )
+    name: str = Field("gpt-4o-mini", min_length=1, description="Model name sent to the server.")
+    base_url: str | None = Field(
+        None,
+        description="Server URL; empty or absent: OPENAI_BASE_URL, else the SDK's default.",
+    )
+    api_key_env: str = Field(
+        "OPENAI_API_KEY",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="Name of the environment variable holding the key. Keys never live in YAML.",
+    )
+    temperature: float = Field(0.2, ge=0, le=2)
+    max_tokens: int = Field(400, ge=16, le=32_000, description="Upper bound of reply tokens.")
+    timeout_s: float = Field(20, gt=0, le=600, description="Timeout of one model request.")
+    max_retries: int = Field(
+        2, ge=0, le=10, description="Retries on 429, 5xx and connection errors, with backoff."
+    )
+    response_format: Literal["json_object", "json_schema"] = Field(
+        "json_object",
+        description="json_object, or json_schema: strict structured output from the reply schema.",
+    )
+    encoding: Literal["o200k_base", "cl100k_base"] | None = Field(
+        None, description="Tokenizer for history budgets; default: the model's own, else o200k_base."
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _empty_is_default(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not re.match(r"^https?://", value):
+            raise ValueError("base_url must start with http:// or https://")
+        return value.strip()
+
+
+class SnippetConfig(_Strict):
+    """One FAQ entry: what customers ask, and the answer the bot may give."""
+
+    id: Identifier
+    title: str = Field(min_length=1)
+    questions: list[Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=list, description="Ways customers ask for this; used to find it."
+    )
+    answer: str = Field(min_length=1)
+    tags: list[str] = Field(default_factory=list)
+
+
+class SnippetFrontMatter(_Strict):
+    """Front matter of a Markdown knowledge file; the body is the answer."""
+
+    id: Identifier | None = Field(None, description="Default: the file name without extension.")
+    title: str = Field(min_length=1)
+    questions: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+
+
+class KnowledgeFile(_Strict):
+    """A YAML knowledge file: a list of snippets."""
+
+    snippets: list[SnippetConfig]
+
+
+class KnowledgeConfig(_Strict):
+    include: list[Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=list,
+        description="Globs relative to the bot file: *.yaml/*.yml (snippets: list) and *.md files.",
+    )
+    top_k: int = Field(4, ge=1, le=50, description="How many snippets go into the prompt.")
+    snippets: list[SnippetConfig] = Field(default_factory=list)
+
+
+class Rule(_Strict):
+    """An escalation rule: when any of its conditions holds, the conversation goes to a person."""
+
+    id: Identifier
+    description: str = ""
+    if_user_says: list[Annotated[str, Field(min_length=1)]] | None = Field(
+        None, description="Words or phrases, case-insensitive, matched on word boundaries."
+    )
+    if_user_matches: str | None = Field(None, description="A Python regular expression.")
+    if_low_confidence_turns: int | None = Field(
+        None, ge=1, description="Hand off after this many unsure bot replies in a row."
+    )
+
+    @field_validator("if_user_matches")
+    @classmethod
+    def _regex_compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"invalid regular expression: {exc}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _has_condition(self) -> Rule:
+        if not (self.if_user_says or self.if_user_matches or self.if_low_confidence_turns):
+            raise ValueError(
+                f"rule '{self.id}' has no condition "
+                "(give if_user_says, if_user_matches or if_low_confidence_turns)"
+            )
+        return self
+
+
+class Escalation(_Strict):
+    confidence_threshold: float = Field(
+        0.55, ge=0, le=1, description="A model reply less confident than this is handed off."
+    )
+    max_bot_turns: int | None = Field(
+        None, ge=1, description="After this many bot replies in one conversation, hand off."
+    )
+    rules: list[Rule] = Field(default_factory=list)
+    handoff_message: str = Field(DEFAULT_HANDOFF_MESSAGE, min_length=1)
+
+    @field_validator("rules")
+    @classmethod
+    def _unique_ids(cls, rules: list[Rule]) -> list[Rule]:
+        seen: set[str] = set()
+        for rule in rules:
+            if rule.id in seen:
+                raise ValueError(f"duplicate rule id '{rule.id}' (rule ids must be unique)")
+            seen.add(rule.id)
+        return rules
+
+
+class Limits(_Strict):
+    max_message_chars: int = Field(4000, ge=1, le=100_000)
+    history_tokens: int = Field(
+        3000, ge=0, description="Token budget of past turns in the prompt; oldest dropped first."
+    )
+
+
+class OfflineSettings(_Strict):
+    """Thresholds of the offline provider (retrieval only, no model)."""
+
+    min_score: float = Field(
+        0.45, ge=0, le=1, description="Hand off when the best snippet matches less than this."
+    )
+
+
+class BotConfig(_Strict):
+    """A supportbot bot, format version 1."""
+
+    version: Literal[1] = Field(description="Format version of this file; only 1 exists.")
+    id: Identifier
+    name: str = Field(min_length=1)
+    description: str = ""
+    model: ModelSettings = Field(default_factory=ModelSettings)
+    system_prompt: str = Field(min_length=1)
+    knowledge: KnowledgeConfig = Field(default_factory=KnowledgeConfig)
+    escalation: Escalation = Field(default_factory=Escalation)
+    limits: Limits = Field(default_factory=Limits)
+    offline: OfflineSettings = Field(default_factory=OfflineSettings)
+
+
+def bot_json_schema() -> dict[str, Any]:
+    """JSON Schema of the bot format, for editors (yaml-language-server) and tools."""
+    schema = BotConfig.model_json_schema()
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://supportbot.dev/schema/bot-v1.json",
+        **schema,
+    }

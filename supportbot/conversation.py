@@ -1,0 +1,52 @@
+"""A conversation as the engine sees it: its state and the turns so far."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+
+from .decision import Decision
+from .policy import ConversationFacts
+from .prompt import HistoryTurn
+
+__all__ = ["Conversation", "ConversationState", "TurnRecord"]
+
+ConversationState = Literal["bot_active", "awaiting_agent", "agent_active", "closed"]
+
+
+@dataclass(frozen=True)
+class TurnRecord:
+    user_text: str
+    decision: Decision
+    history: HistoryTurn  # the exchange as later prompts will see it
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+@dataclass
+class Conversation:
+    bot_id: str
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    state: ConversationState = "bot_active"
+    turns: list[TurnRecord] = field(default_factory=list)
+    bot_turns: int = 0
+    unsure_streak: int = 0
+
+    def facts(self) -> ConversationFacts:
+        return ConversationFacts(self.state == "bot_active", self.bot_turns, self.unsure_streak)
+
+    def history(self) -> list[HistoryTurn]:
+        return [t.history for t in self.turns]
+
+    def recent_user_texts(self, n: int) -> list[str]:
+        return [t.user_text for t in self.turns[-n:]] if n else []
+
+    def record(self, turn: TurnRecord, *, unsure: bool) -> None:
+        """Add a finished turn and move the state the decision implies."""
+        self.turns.append(turn)
+        if turn.decision.action == "answer":
+            self.bot_turns += 1
+            self.unsure_streak = self.unsure_streak + 1 if unsure else 0
+        elif self.state == "bot_active":
+            self.state = "awaiting_agent"

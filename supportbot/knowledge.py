@@ -1,0 +1,141 @@
+"""Snippet retrieval: which FAQ entries go into the prompt, and how well they match.
+
+Ranking is BM25 over weighted fields (title and questions count more than the answer),
+served from an inverted index so a query touches only the snippets that share a term
+with it. Each candidate also gets a `match` in 0..1, comparable across queries: the
+IDF-weighted cosine between the query and the snippet's closest question or title. The
+offline provider thresholds on it; the model path only needs the ranking.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+
+from .config import SnippetConfig
+from .providers.base import Candidate
+
+__all__ = ["KnowledgeIndex", "select_snippets", "terms"]
+
+_WORD = re.compile(r"[a-z0-9]+")
+_STOPWORDS = frozenset(
+    """a about an and are as at be been but by can could did do does doing for from had has have
+    hello hi how i if in into is it its just me my of on or our please so than that the their them
+    then there these they this those to too us was we were what when where which who why will with
+    would you your yours hey thanks thank""".split()
+)
+_FIELD_WEIGHTS = {"title": 2.0, "questions": 2.0, "tags": 1.0, "answer": 0.5}
+_K1 = 1.2
+_B = 0.75
+_HISTORY_WEIGHT = 0.3
+
+
+def _stem(word: str) -> str:
+    """A light suffix stripper: enough to meet 'ships', 'shipped' and 'shipping' at 'ship'."""
+    if len(word) <= 3 or word.isdigit():
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    for suffix in ("ing", "ed"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            stem = word[: -len(suffix)]
+            if len(stem) > 3 and stem[-1] == stem[-2] and stem[-1] not in "lsz":
+                stem = stem[:-1]
+            return stem
+    if word.endswith("sses"):
+        return word[:-2]
+    if word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+def terms(text: str) -> list[str]:
+    """Normalised content terms of a text: lower case, accents folded, stop words dropped."""
+    folded = unicodedata.normalize("NFKD", text.lower()).encode("ascii", "ignore").decode()
+    folded = folded.replace("'", "")
+    return [_stem(w) for w in _WORD.findall(folded) if w not in _STOPWORDS]
+
+
+class KnowledgeIndex:
+    """An immutable search index over a bot's snippets."""
+
+    def __init__(self, snippets: Sequence[SnippetConfig]) -> None:
+        self.snippets = tuple(snippets)
+        weighted = [self._weighted_terms(s) for s in self.snippets]
+        lengths = [sum(tf.values()) for tf in weighted]
+        average = (sum(lengths) / len(lengths)) if lengths else 1.0
+        df: Counter[str] = Counter(t for tf in weighted for t in tf)
+        n = len(self.snippets)
+        self.idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
+        self._unknown_idf = math.log(1 + (n + 0.5) / 0.5)
+        self._postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        for doc, tf in enumerate(weighted):
+            norm = _K1 * (1 - _B + _B * lengths[doc] / (average or 1.0))
+            for term, freq in tf.items():
+                self._postings[term].append((doc, self.idf[term] * freq * (_K1 + 1) / (freq + norm)))
+        # Probes: the short texts a customer's message resembles when it asks for a snippet.
+        self._probes = [self._probe_vectors(s) for s in self.snippets]
+
+    @staticmethod
+    def _weighted_terms(snippet: SnippetConfig) -> Counter[str]:
+        tf: Counter[str] = Counter()
+        fields = {
+            "title": [snippet.title],
+            "questions": snippet.questions,
+            "tags": snippet.tags,
+            "answer": [snippet.answer],
+        }
+        for name, texts in fields.items():
+            for text in texts:
+                for term in terms(text):
+                    tf[term] += _FIELD_WEIGHTS[name]
+        return tf
+
+    def _probe_vectors(self, snippet: SnippetConfig) -> list[tuple[frozenset[str], float]]:
+        probes = []
+        for text in (snippet.title, *snippet.questions):
+            words = frozenset(terms(text))
+            if words:
+                probes.append((words, math.sqrt(sum(self._weight(t) for t in words))))
+        return probes
+
+    def _weight(self, term: str) -> float:
+        return self.idf.get(term, self._unknown_idf) ** 2
+
+    def scores(self, query: Iterable[str], weight: float = 1.0, into: dict[int, float] | None = None) -> dict[int, float]:
+        """BM25 score of every snippet sharing a term with `query` (a term list)."""
+        totals: dict[int, float] = {} if into is None else into
+        for term in set(query):
+            for doc, value in self._postings.get(term, ()):
+                totals[doc] = totals.get(doc, 0.0) + weight * value
+        return totals
+
+    def match(self, doc: int, query_terms: frozenset[str]) -> float:
+        """0..1: IDF-weighted cosine of the query and the snippet's closest question or title."""
+        if not query_terms:
+            return 0.0
+        query_norm = math.sqrt(sum(self._weight(t) for t in query_terms))
+        best = 0.0
+        for words, norm in self._probes[doc]:
+            shared = query_terms & words
+            if shared:
+                best = max(best, sum(self._weight(t) for t in shared) / (query_norm * norm))
+        return best
+
+    def search(self, text: str, k: int, history: Sequence[str] = ()) -> list[Candidate]:
+        """The `k` best snippets for a message, recent customer messages weighing less."""
+        query = terms(text)
+        totals = self.scores(query)
+        for previous in history:
+            self.scores(terms(previous), _HISTORY_WEIGHT, totals)
+        best = sorted(totals.items(), key=lambda item: (-item[1], item[0]))[:k]
+        query_set = frozenset(query)
+        return [Candidate(self.snippets[doc], score, self.match(doc, query_set)) for doc, score in best]
+
+
+def select_snippets(index: KnowledgeIndex, text: str, k: int, history: Sequence[str] = ()) -> list[Candidate]:
+    """The snippets to put in the prompt for this message: the `k` most relevant, best first."""
+    return index.search(text, k, history)

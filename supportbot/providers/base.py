@@ -1,0 +1,76 @@
+"""The provider interface: one async method that turns a request into model text.
+
+A provider never decides anything: it returns the model's raw text (plus usage and
+finish reason) and the engine validates it. Failures to reach the model are raised as
+ModelUnavailable after the provider's own bounded retries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+
+from ..config import SnippetConfig
+from ..decision import Usage
+
+if TYPE_CHECKING:
+    from ..bot import Bot
+
+__all__ = ["Candidate", "DeltaCallback", "ModelRequest", "ModelResponse", "Provider", "ProviderFactory"]
+
+#: Called with each piece of model text as it streams in.
+DeltaCallback = Callable[[str], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A snippet put in the prompt, with how well it matched the customer's message.
+
+    `score` ranks candidates for one query; `match` (0..1) is comparable across queries,
+    which is what the offline provider thresholds on.
+    """
+
+    snippet: SnippetConfig
+    score: float
+    match: float
+
+
+@dataclass(frozen=True)
+class ModelRequest:
+    messages: list[dict[str, str]]
+    model: str
+    temperature: float
+    max_tokens: int
+    response_format: Literal["json_object", "json_schema"]
+    reply_schema: Mapping[str, Any]
+    timeout_s: float
+    max_retries: int
+    #: The customer's message and the snippets in the prompt, for providers that answer
+    #: without a language model (offline). Model-backed providers read only `messages`.
+    user_text: str = ""
+    candidates: tuple[Candidate, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class ModelResponse:
+    text: str
+    finish_reason: str | None = "stop"
+    usage: Usage = field(default_factory=Usage)
+    model: str = ""
+
+
+@runtime_checkable
+class Provider(Protocol):
+    async def complete(self, request: ModelRequest, on_delta: DeltaCallback | None = None) -> ModelResponse:
+        """Ask the model once (retrying transport failures); raise ModelUnavailable when it cannot."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections. Called once when the provider is no longer needed."""
+        ...
+
+
+#: What an entry point in the group `supportbot.providers` names: a class or function that
+#: builds a provider for one bot. `env` holds the environment (API keys are read from it).
+ProviderFactory = Callable[["Bot", Mapping[str, str]], Provider]

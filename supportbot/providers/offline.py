@@ -1,0 +1,62 @@
+"""The `offline` provider: answers from the FAQ by retrieval, with no model and no network.
+
+It returns the same reply JSON a model would, so the whole pipeline (validation, policy,
+storage) runs unchanged. It answers with the best-matching snippet's own answer, citing
+it, when the match reaches `offline.min_score`, and hands off otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from ..decision import Usage
+from .base import Candidate, DeltaCallback, ModelRequest, ModelResponse
+
+if TYPE_CHECKING:
+    from ..bot import Bot
+
+__all__ = ["OfflineProvider", "offline_reply"]
+
+
+def offline_reply(candidates: tuple[Candidate, ...], min_score: float, threshold: float) -> dict[str, object]:
+    """The reply for the best candidate. Pure.
+
+    Confidence is the match rescaled so that `min_score` lands on the bot's confidence
+    `threshold`: an offline answer always clears the bot's own bar, and is more confident
+    the better it matches.
+    """
+    best = max(candidates, key=lambda c: c.match, default=None)
+    if best is None or best.match < min_score:
+        found = f"best match {best.snippet.id} at {best.match:.2f}" if best else "no snippet shares a word with it"
+        return {
+            "action": "handoff",
+            "reply": "",
+            "confidence": round(best.match if best else 0.0, 4),
+            "citations": [],
+            "handoff_reason": f"no FAQ entry matches this message well enough ({found}; needs {min_score:.2f})",
+        }
+    span = (best.match - min_score) / (1 - min_score) if min_score < 1 else 1.0
+    return {
+        "action": "answer",
+        "reply": best.snippet.answer.strip(),
+        "confidence": round(threshold + (1 - threshold) * span, 4),
+        "citations": [best.snippet.id],
+        "handoff_reason": None,
+    }
+
+
+class OfflineProvider:
+    def __init__(self, bot: Bot, env: Mapping[str, str]) -> None:
+        self.min_score = bot.config.offline.min_score
+        self.threshold = bot.config.escalation.confidence_threshold
+
+    async def complete(self, request: ModelRequest, on_delta: DeltaCallback | None = None) -> ModelResponse:
+        text = json.dumps(offline_reply(request.candidates, self.min_score, self.threshold))
+        if on_delta is not None:
+            await on_delta(text)
+        return ModelResponse(text, "stop", Usage(), "offline")
+
+    async def aclose(self) -> None:
+        return None

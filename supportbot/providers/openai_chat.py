@@ -1,0 +1,162 @@
+"""The `openai` provider: Chat Completions through the official SDK, against any
+OpenAI-compatible server (OpenAI, Ollama, vLLM, llama.cpp's server...).
+
+Retries on 429, 5xx and connection errors are the SDK's own (exponential backoff with
+jitter, honouring Retry-After), bounded by `max_retries`; on top of that the whole call,
+retries included, is bounded in time, so a turn never hangs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import openai
+from openai import AsyncOpenAI
+
+from .._version import USER_AGENT
+from ..decision import Usage
+from ..errors import MissingApiKey, ModelUnavailable
+from .base import DeltaCallback, ModelRequest, ModelResponse
+
+if TYPE_CHECKING:
+    from ..bot import Bot
+
+__all__ = ["OpenAIProvider", "resolve_base_url"]
+
+log = logging.getLogger("supportbot.providers.openai")
+
+OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
+# Local OpenAI-compatible servers need no key, but the SDK insists on one.
+_NO_KEY = "no-key-needed"
+# Seconds of backoff allowed per retry on top of the request timeouts.
+_BACKOFF_PER_RETRY_S = 8.0
+
+
+def resolve_base_url(bot_base_url: str | None, env: Mapping[str, str]) -> str:
+    """The bot's base_url, else OPENAI_BASE_URL, else OpenAI's own API."""
+    return bot_base_url or env.get("OPENAI_BASE_URL") or OPENAI_DEFAULT_BASE_URL
+
+
+class OpenAIProvider:
+    def __init__(self, bot: Bot, env: Mapping[str, str]) -> None:
+        settings = bot.config.model
+        self.base_url = resolve_base_url(settings.base_url, env)
+        key = env.get(settings.api_key_env, "").strip()
+        if not key:
+            if self.base_url == OPENAI_DEFAULT_BASE_URL:
+                raise MissingApiKey(
+                    f"{settings.api_key_env} is not set: bot '{bot.id}' uses provider openai "
+                    "(set it, point OPENAI_BASE_URL at a compatible server, or use --provider offline)"
+                )
+            key = _NO_KEY
+        self.client = AsyncOpenAI(
+            api_key=key,
+            base_url=self.base_url,
+            max_retries=settings.max_retries,
+            timeout=settings.timeout_s,
+            default_headers={"User-Agent": USER_AGENT},
+        )
+
+    async def aclose(self) -> None:
+        await self.client.close()
+
+    async def complete(self, request: ModelRequest, on_delta: DeltaCallback | None = None) -> ModelResponse:
+        budget = request.timeout_s * (request.max_retries + 1) + _BACKOFF_PER_RETRY_S * request.max_retries
+        try:
+            async with asyncio.timeout(budget):
+                if on_delta is None:
+                    return await self._complete(request)
+                return await self._stream(request, on_delta)
+        except TimeoutError:
+            raise ModelUnavailable(f"no response from {self.base_url} within {budget:g}s") from None
+        except openai.APITimeoutError:
+            raise ModelUnavailable(
+                f"{self.base_url} did not answer within {request.timeout_s:g}s "
+                f"({request.max_retries} retries)"
+            ) from None
+        except openai.APIConnectionError as exc:
+            raise ModelUnavailable(f"cannot connect to {self.base_url}: {_cause(exc)}") from None
+        except openai.APIStatusError as exc:
+            raise ModelUnavailable(
+                f"{self.base_url} answered HTTP {exc.status_code}: {_short(exc.message)}"
+            ) from None
+        except openai.OpenAIError as exc:
+            raise ModelUnavailable(f"the model call failed: {_short(str(exc))}") from None
+
+    def _arguments(self, request: ModelRequest) -> dict[str, Any]:
+        if request.response_format == "json_schema":
+            response_format: dict[str, Any] = {
+                "type": "json_schema",
+                "json_schema": {"name": "support_reply", "strict": True, "schema": dict(request.reply_schema)},
+            }
+        else:
+            response_format = {"type": "json_object"}
+        return {
+            "model": request.model,
+            "messages": request.messages,
+            "temperature": request.temperature,
+            "max_tokens": request.max_tokens,
+            "response_format": response_format,
+            "timeout": request.timeout_s,
+        }
+
+    async def _complete(self, request: ModelRequest) -> ModelResponse:
+        completion = await self.client.chat.completions.create(**self._arguments(request))
+        if not completion.choices:
+            return ModelResponse("", None, _usage(completion.usage), completion.model)
+        choice = completion.choices[0]
+        text = choice.message.content or ""
+        finish = choice.finish_reason
+        if not text and getattr(choice.message, "refusal", None):
+            finish = "content_filter"  # a refusal is no reply; treat it like a filtered one
+        return ModelResponse(text, finish, _usage(completion.usage), completion.model)
+
+    async def _stream(self, request: ModelRequest, on_delta: DeltaCallback) -> ModelResponse:
+        stream = await self.client.chat.completions.create(
+            **self._arguments(request), stream=True, stream_options={"include_usage": True}
+        )
+        parts: list[str] = []
+        finish: str | None = None
+        usage = Usage()
+        model = request.model
+        try:
+            async for chunk in stream:
+                model = chunk.model or model
+                if chunk.usage:
+                    usage = _usage(chunk.usage)
+                for choice in chunk.choices[:1]:
+                    if choice.delta and choice.delta.content:
+                        parts.append(choice.delta.content)
+                        await on_delta(choice.delta.content)
+                    finish = choice.finish_reason or finish
+        except openai.OpenAIError:
+            raise
+        except Exception as exc:  # the transport broke mid-body (reset, truncated chunk)
+            raise ModelUnavailable(f"the stream from {self.base_url} broke off: {_short(repr(exc))}") from None
+        finally:
+            await stream.close()
+        if finish is None:
+            raise ModelUnavailable(f"the stream from {self.base_url} ended before the reply was complete")
+        return ModelResponse("".join(parts), finish, usage, model)
+
+
+def _usage(usage: Any) -> Usage:
+    if usage is None:
+        return Usage()
+    prompt = int(getattr(usage, "prompt_tokens", 0) or 0)
+    completion = int(getattr(usage, "completion_tokens", 0) or 0)
+    total = int(getattr(usage, "total_tokens", 0) or 0) or prompt + completion
+    return Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=total)
+
+
+def _cause(exc: BaseException) -> str:
+    cause = exc.__cause__ or exc.__context__
+    return _short(str(cause) or type(cause).__name__) if cause else "connection error"
+
+
+def _short(text: str, limit: int = 200) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
