@@ -28,7 +28,21 @@ def validate_doc(
     try:
         return model.model_validate(data), []
     except ValidationError as exc:
-        return None, [_problem(model, doc, at, err) for err in exc.errors(include_url=False)]
+        errors = exc.errors(include_url=False)
+    # A misspelled required key shows up twice: unknown 'sytem_prompt' and missing
+    # 'system_prompt'. The "did you mean" already says it, so drop the second.
+    suggested = {
+        (*err["loc"][:-1], hint)
+        for err in errors
+        if err["type"] == "extra_forbidden"
+        for hint in _suggest(str(err["loc"][-1]), _allowed_keys(model, tuple(err["loc"][:-1])))
+    }
+    kept = [err for err in errors if not (err["type"] == "missing" and tuple(err["loc"]) in suggested)]
+    return None, [_problem(model, doc, at, err) for err in kept]
+
+
+def _suggest(key: str, allowed: list[str]) -> list[str]:
+    return difflib.get_close_matches(key, allowed, n=1)
 
 
 def _problem(model: type[BaseModel], doc: YamlDoc, at: Path, err: Any) -> Problem:
@@ -39,7 +53,7 @@ def _problem(model: type[BaseModel], doc: YamlDoc, at: Path, err: Any) -> Proble
     if kind == "extra_forbidden":
         key = str(loc[-1])
         allowed = _allowed_keys(model, loc[:-1])
-        hint = difflib.get_close_matches(key, allowed, n=1)
+        hint = _suggest(key, allowed)
         suggestion = f"; did you mean '{hint[0]}'?" if hint else ""
         return doc.problem(
             path, f"unknown key '{key}' (allowed: {', '.join(allowed)}{suggestion})", key=True

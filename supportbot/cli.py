@@ -1,0 +1,162 @@
+"""The `supportbot` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from . import __version__
+from .bot import Bot
+from .chat import run_chat
+from .config import bot_json_schema
+from .errors import ConfigError, Problem, ProviderError
+from .loader import display_path, find_bot_files, load_bot
+from .providers.registry import provider_names
+from .scaffold import scaffold_bot
+
+app = typer.Typer(
+    name="supportbot",
+    help="Customer-support bots driven by config files.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+EXIT_FAILURE = 1
+EXIT_CONFIG = 2
+
+
+def _print_problems(problems: list[Problem]) -> None:
+    for problem in problems:
+        err.print(str(problem), markup=False)
+    noun = "problem" if len(problems) == 1 else "problems"
+    err.print(f"[red]{len(problems)} {noun}[/red]; the bot will not run until they are fixed.")
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"supportbot {__version__}", markup=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what happens, to stderr.")] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+@app.command()
+def validate(
+    paths: Annotated[list[Path], typer.Argument(help="Bot files, or folders to search for bot files.")],
+) -> None:
+    """Check bots: format, includes, snippet ids, rules, regexes, thresholds and providers."""
+    files, problems = find_bot_files(paths)
+    checked = 0
+    for file in files:
+        try:
+            bot = load_bot(file)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+            continue
+        checked += 1
+        rules = len(bot.config.escalation.rules)
+        out.print(
+            f"[green]ok[/green] {display_path(file)}: bot '{bot.id}', {len(bot.snippets)} snippets, {rules} rules",
+            markup=True,
+        )
+    if problems:
+        _print_problems(problems)
+        raise typer.Exit(EXIT_CONFIG)
+    if not checked:
+        err.print("no bot files found (a bot file is a YAML file with a top-level 'version:' key)", markup=False)
+        raise typer.Exit(EXIT_CONFIG)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the bot format (for editors and other tools)."""
+    sys.stdout.write(json.dumps(bot_json_schema(), indent=2) + "\n")
+
+
+@app.command()
+def init(
+    name: Annotated[str, typer.Argument(help="Bot id: letters, digits, - and _.")],
+    directory: Annotated[Path, typer.Option("--dir", help="Project folder that gets bots/ and knowledge/.")] = Path("."),
+) -> None:
+    """Create a new bot and its knowledge files, ready to validate and chat with."""
+    try:
+        written = scaffold_bot(name, directory)
+    except (ValueError, FileExistsError) as exc:
+        err.print(f"supportbot init: {exc}", markup=False)
+        raise typer.Exit(EXIT_CONFIG) from None
+    for path in written:
+        out.print(f"created {display_path(path)}", markup=False)
+    bot_file = written[0]
+    out.print(f"\nNext: supportbot chat {display_path(bot_file)}", markup=False)
+
+
+def resolve_bot_path(name: str) -> Path:
+    """A path as given, else a bot id looked up in ./bots/."""
+    path = Path(name)
+    if path.exists() or path.suffix in (".yaml", ".yml"):
+        return path
+    for suffix in (".yaml", ".yml"):
+        candidate = Path("bots") / f"{name}{suffix}"
+        if candidate.exists():
+            return candidate
+    return path
+
+
+def load_for_cli(name: str, provider: str | None) -> Bot:
+    """Load a bot or exit 2 with every problem listed."""
+    try:
+        bot = load_bot(resolve_bot_path(name))
+    except ConfigError as exc:
+        _print_problems(exc.problems)
+        raise typer.Exit(EXIT_CONFIG) from None
+    if provider:
+        if provider not in provider_names():
+            err.print(f"unknown provider '{provider}' (allowed: {', '.join(provider_names())})", markup=False)
+            raise typer.Exit(EXIT_CONFIG)
+        bot = bot.with_provider(provider)
+    return bot
+
+
+@app.command()
+def chat(
+    bot: Annotated[str, typer.Argument(help="A bot file, or the id of a bot in ./bots/.")],
+    provider: Annotated[
+        str | None, typer.Option("--provider", "-p", help="Use this provider instead of the bot's (offline, openai).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one Decision JSON object per line.")] = False,
+) -> None:
+    """Talk to a bot in the terminal; with stdin not a terminal, one message per line."""
+    loaded = load_for_cli(bot, provider)
+    try:
+        code = asyncio.run(run_chat(loaded, out, err, as_json=as_json, interactive=sys.stdin.isatty(), env=os.environ))
+    except ProviderError as exc:
+        err.print(f"supportbot: {exc}", markup=False)
+        raise typer.Exit(EXIT_CONFIG) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+    raise typer.Exit(code)
+
+
+def main() -> None:
+    app()

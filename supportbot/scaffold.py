@@ -1,0 +1,102 @@
+"""`supportbot init`: a new bot with knowledge files that validate as written."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from .config import IDENTIFIER, bot_json_schema
+from .loader import load_bot
+
+__all__ = ["SCHEMA_FILE", "scaffold_bot"]
+
+SCHEMA_FILE = "bot.schema.json"
+
+_BOT = """\
+# yaml-language-server: $schema={schema}
+version: 1
+id: {name}
+name: {title} Support
+description: What this bot helps customers with.
+
+model:
+  provider: offline                     # offline (no key) | openai (any OpenAI-compatible server)
+  name: gpt-4o-mini
+  api_key_env: OPENAI_API_KEY           # the variable that holds the key; never the key itself
+  response_format: json_object
+
+system_prompt: |
+  You are the support assistant of {title}. Answer only from the knowledge snippets you are
+  given, in two to four friendly sentences. If they do not cover the question, hand off.
+
+knowledge:
+  include:
+    - ../knowledge/{name}/*.yaml
+    - ../knowledge/{name}/*.md
+  top_k: 4
+
+escalation:
+  confidence_threshold: 0.55
+  max_bot_turns: 12
+  rules:
+    - id: asks-for-human
+      description: The customer asks for a person.
+      if_user_says: [human, agent, real person, talk to someone]
+    - id: low-confidence-streak
+      description: Two unsure replies in a row.
+      if_low_confidence_turns: 2
+  handoff_message: >
+    I'm passing you to a member of our team. They will reply here shortly.
+
+limits:
+  max_message_chars: 4000
+  history_tokens: 3000
+"""
+
+_FAQ = """\
+snippets:
+  - id: opening-hours
+    title: Opening hours
+    questions:
+      - When are you open?
+      - What are your opening hours?
+    answer: >
+      Our support team is available Monday to Friday, 9:00 to 17:00.
+    tags: [contact]
+"""
+
+_CONTACT = """\
+---
+id: contact-us
+title: Contacting us
+questions:
+  - How can I contact you?
+  - What is your email address?
+tags: [contact]
+---
+Write to support@example.com and we will reply within one business day.
+"""
+
+
+def scaffold_bot(name: str, directory: Path) -> list[Path]:
+    """Write the files of a new bot under `directory`; returns them, bot file first."""
+    if not re.match(IDENTIFIER, name):
+        raise ValueError(f"'{name}' is not a valid bot id (letters, digits and _ . : - ; starts with a letter or digit)")
+    bot_file = directory / "bots" / f"{name}.yaml"
+    files = {
+        bot_file: _BOT.format(name=name, title=name.replace("-", " ").replace("_", " ").title(), schema=SCHEMA_FILE),
+        directory / "knowledge" / name / "faq.yaml": _FAQ,
+        directory / "knowledge" / name / "contact.md": _CONTACT,
+    }
+    existing = [str(p) for p in files if p.exists()]
+    if existing:
+        raise FileExistsError(f"{', '.join(existing)} already exists (choose another name or remove it)")
+    schema_file = directory / "bots" / SCHEMA_FILE
+    if not schema_file.exists():
+        files[schema_file] = json.dumps(bot_json_schema(), indent=2) + "\n"
+    for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    load_bot(bot_file)  # what init writes must load; a ConfigError here is our bug
+    return list(files)
