@@ -9,11 +9,13 @@ offline provider thresholds on it; the model path only needs the ranking.
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
+from operator import itemgetter
 
 from .config import SnippetConfig
 from .providers.base import Candidate
@@ -131,7 +133,8 @@ class KnowledgeIndex:
         totals = self.scores(query)
         for previous in history:
             self.scores(terms(previous), _HISTORY_WEIGHT, totals)
-        best = sorted(totals.items(), key=lambda item: (-item[1], item[0]))[:k]
+        # Ties keep index order: nlargest is stable, and dicts iterate in insertion order.
+        best = heapq.nlargest(k, totals.items(), key=itemgetter(1))
         query_set = frozenset(query)
         return [Candidate(self.snippets[doc], score, self.match(doc, query_set)) for doc, score in best]
 

@@ -28,7 +28,7 @@ _BOT_MARKER = re.compile(r"^version\s*:", re.M)
 
 def display_path(path: str | os.PathLike[str]) -> str:
     """The path as a user would type it: relative to the working folder when inside it."""
-    text = os.fspath(path)
+    text = os.path.normpath(os.fspath(path))
     try:
         rel = os.path.relpath(text)
     except ValueError:

@@ -38,7 +38,10 @@ def validate_doc(
         for hint in _suggest(str(err["loc"][-1]), _allowed_keys(model, tuple(err["loc"][:-1])))
     }
     kept = [err for err in errors if not (err["type"] == "missing" and tuple(err["loc"]) in suggested)]
-    return None, [_problem(model, doc, at, err) for err in kept]
+    # A node already reported while reading (an unset ${VAR}) needs no second message.
+    reported = {(p.line, p.column) for p in doc.problems}
+    problems = [_problem(model, doc, at, err) for err in kept]
+    return None, [p for p in problems if (p.line, p.column) not in reported]
 
 
 def _suggest(key: str, allowed: list[str]) -> list[str]:

@@ -10,7 +10,7 @@ responder. Every request it receives is recorded.
 
 Run it alone (for benchmarks or trying a bot by hand):
 
-    python -m supportbot.testing.fake_openai --port 8765 [--delay-ms 200]
+    python -m supportbot.testing --port 8765 [--delay-ms 200]
 """
 
 from __future__ import annotations
@@ -152,10 +152,18 @@ class FakeOpenAI:
 
     def stop(self) -> None:
         if self._loop and self._server:
-            self._loop.call_soon_threadsafe(self._server.close)
+            asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(10)
             self._loop.call_soon_threadsafe(self._loop.stop)
         if self._thread:
             self._thread.join(10)
+
+    async def _shutdown(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        handlers = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in handlers:
+            task.cancel()
+        await asyncio.gather(*handlers, return_exceptions=True)
 
     def _run(self) -> None:
         self._loop = asyncio.new_event_loop()
@@ -178,7 +186,7 @@ class FakeOpenAI:
         try:
             while await self._one_request(reader, writer):
                 pass
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, asyncio.CancelledError):
             pass
         finally:
             writer.close()

@@ -1,0 +1,96 @@
+"""Shared fixtures: bots written on the fly, the contract bot, and a fake OpenAI server."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from supportbot import Bot, load_bot
+from supportbot.testing import FakeOpenAI
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+SPEC_BOT = SHARED / "spec" / "bots" / "acme-shop.yaml"
+EXAMPLE_BOTS = sorted((REPO / "bots").glob("*.yaml"))
+
+MINIMAL_BOT = """\
+version: 1
+id: test-shop
+name: Test Shop
+model:
+  provider: openai
+  name: gpt-4o-mini
+  timeout_s: 2
+  max_retries: 2
+system_prompt: You are the assistant of Test Shop.
+knowledge:
+  top_k: 2
+  snippets:
+    - id: track-order
+      title: Track an order
+      questions: [Where is my package?, How do I track my order?]
+      answer: Open "My Orders" to see the tracking link.
+    - id: shipping-times
+      title: Shipping times
+      questions: [How long does delivery take?]
+      answer: Standard shipping takes 3 to 5 business days.
+    - id: return-policy
+      title: Returns
+      questions: [How do I return an item?]
+      answer: Unworn items can be returned within 30 days.
+escalation:
+  confidence_threshold: 0.5
+  rules:
+    - id: asks-for-human
+      if_user_says: [human, agent, real person]
+    - id: legal
+      description: Legal threats go to a person.
+      if_user_matches: '(?i)\\b(lawyer|sue)\\b'
+    - id: unsure-twice
+      if_low_confidence_turns: 2
+  handoff_message: A person will take over.
+"""
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def spec_bot_path() -> Path:
+    if not SPEC_BOT.exists():
+        pytest.skip(f"the contract bot is not here ({SPEC_BOT}); check out ../shared beside the repo")
+    return SPEC_BOT
+
+
+@pytest.fixture
+def write(tmp_path: Path) -> Callable[[str, str], Path]:
+    """Write a file under tmp_path (dedented) and return its path."""
+
+    def _write(relative: str, text: str) -> Path:
+        path = tmp_path / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+        return path
+
+    return _write
+
+
+@pytest.fixture
+def bot_file(write: Callable[[str, str], Path]) -> Path:
+    return write("bots/test-shop.yaml", MINIMAL_BOT)
+
+
+@pytest.fixture
+def bot(bot_file: Path) -> Bot:
+    return load_bot(bot_file, env={})
+
+
+@pytest.fixture
+def fake_openai() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI() as server:
+        yield server

@@ -1,0 +1,177 @@
+"""Loading bots: the contract bot loads unchanged; every config error names its place."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from conftest import EXAMPLE_BOTS, MINIMAL_BOT, REPO
+from supportbot import ConfigError, load_bot, load_bots, parse_bot
+from supportbot.config import bot_json_schema
+
+
+def line_of(text: str, needle: str) -> int:
+    """1-based line of the first line containing `needle`."""
+    return next(i for i, line in enumerate(text.splitlines(), 1) if needle in line)
+
+
+def problems_of(path: Path, env: dict[str, str] | None = None) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_bot(path, env=env or {})
+    return [str(p) for p in caught.value.problems]
+
+
+def test_the_contract_bot_loads_unchanged_with_its_includes(spec_bot_path):
+    bot = load_bot(spec_bot_path, env={})
+    assert bot.id == "acme-shop"
+    ids = [s.id for s in bot.snippets]
+    assert ids[:2] == ["track-order", "shipping-times"]
+    assert {"return-policy", "exchange-size", "reset-password"} <= set(ids)
+    assert bot.config.model.base_url is None  # ${ACME_MODEL_BASE_URL:-} is empty
+    reset = bot.snippets_by_id["reset-password"]
+    assert reset.tags == ["account"] and reset.answer.startswith('Click "Sign in"')
+
+
+@pytest.mark.parametrize("path", EXAMPLE_BOTS, ids=lambda p: p.name)
+def test_example_bots_load(path):
+    bot = load_bot(path, env={})
+    assert len(bot.snippets) >= 8
+    assert bot.config.escalation.rules
+
+
+def test_example_bots_use_both_yaml_and_markdown_knowledge():
+    for path in EXAMPLE_BOTS:
+        folder = REPO / "knowledge" / path.stem
+        assert list(folder.rglob("*.yaml")) and list(folder.rglob("*.md")), folder
+
+
+def test_markdown_snippet_takes_its_body_as_the_answer(write):
+    write("knowledge/x/faq.md", """\
+        ---
+        title: Opening hours
+        questions: [When are you open?]
+        ---
+        Monday to Friday, 9 to 5.
+        """)
+    bot_path = write("bots/b.yaml", MINIMAL_BOT.replace("  top_k: 2\n", "  top_k: 2\n  include: [../knowledge/x/*.md]\n"))
+    snippet = load_bot(bot_path, env={}).snippets_by_id["faq"]  # id defaults to the file name
+    assert snippet.title == "Opening hours" and snippet.answer == "Monday to Friday, 9 to 5."
+
+
+def test_loading_from_a_string_and_from_a_file_agree(bot_file):
+    assert parse_bot(bot_file.read_text(), env={}).config == load_bot(bot_file, env={}).config
+
+
+def test_unknown_keys_are_rejected_with_the_allowed_ones_and_a_suggestion(write):
+    path = write("bots/b.yaml", MINIMAL_BOT.replace("  top_k: 2", "  topk: 2"))
+    [problem] = problems_of(path)
+    assert f"b.yaml:{line_of(MINIMAL_BOT, 'top_k')}:3: unknown key 'topk'" in problem
+    assert "did you mean 'top_k'?" in problem and "allowed: include, top_k, snippets" in problem
+
+
+def test_a_threshold_out_of_range_says_what_is_allowed(write):
+    path = write("bots/b.yaml", MINIMAL_BOT.replace("confidence_threshold: 0.5", "confidence_threshold: 1.5"))
+    [problem] = problems_of(path)
+    line = line_of(MINIMAL_BOT, "confidence_threshold")
+    assert f":{line}:25: escalation.confidence_threshold: invalid value 1.5 (input should be less than or equal to 1)" in problem
+
+
+def test_a_missing_variable_is_named_and_stops_the_bot(write):
+    path = write("bots/b.yaml", MINIMAL_BOT.replace("name: gpt-4o-mini", "name: ${MODEL_NAME}"))
+    [problem] = problems_of(path)
+    assert f":{line_of(MINIMAL_BOT, 'gpt-4o-mini')}:9: environment variable MODEL_NAME is not set" in problem
+    assert load_bot(path, env={"MODEL_NAME": "llama3"}).config.model.name == "llama3"
+
+
+def test_duplicate_snippet_ids_name_both_places(write):
+    write("knowledge/x/more.yaml", """\
+        snippets:
+          - id: track-order
+            title: Again
+            answer: Twice.
+        """)
+    text = MINIMAL_BOT.replace("  top_k: 2\n", "  top_k: 2\n  include: [../knowledge/x/*.yaml]\n")
+    [problem] = problems_of(write("bots/b.yaml", text))
+    assert "more.yaml:2:9: duplicate snippet id 'track-order' (also defined at " in problem
+    assert f"b.yaml:{line_of(text, 'id: track-order')}:11" in problem
+
+
+def test_every_problem_of_a_run_is_reported_together(write):
+    broken = (
+        MINIMAL_BOT.replace("system_prompt:", "sytem_prompt:")
+        .replace("(lawyer|sue)", "((lawyer|sue)")
+        .replace("  top_k: 2\n", "  top_k: 2\n  include: [../knowledge/none/*.yaml]\n")
+        .replace("provider: openai", "provider: openia")
+        .replace("id: shipping-times", "id: track-order")
+    )
+    problems = problems_of(write("bots/b.yaml", broken))
+    assert len(problems) == 5, problems
+    for expected in ("unknown key 'sytem_prompt'", "invalid regular expression", "matches no file",
+                     "unknown provider 'openia' (allowed: offline, openai", "duplicate snippet id 'track-order'"):
+        assert any(expected in p for p in problems), expected
+
+
+def test_knowledge_file_problems_point_into_the_knowledge_file(write):
+    write("knowledge/x/bad.yaml", "snippets:\n  - id: a\n    title: A\n")
+    write("knowledge/x/bad.md", "no front matter here\n")
+    path = write("bots/b.yaml", MINIMAL_BOT.replace("  top_k: 2\n", "  top_k: 2\n  include: [../knowledge/x/*]\n"))
+    problems = problems_of(path)
+    assert any("bad.yaml:2:5: missing required key 'answer'" in p for p in problems), problems
+    assert any("bad.md:1:1: a Markdown snippet starts with front matter" in p for p in problems), problems
+
+
+def test_an_include_of_an_unsupported_file_type_is_an_error(write):
+    write("knowledge/x/notes.txt", "hello")
+    path = write("bots/b.yaml", MINIMAL_BOT.replace("  top_k: 2\n", "  top_k: 2\n  include: [../knowledge/x/*]\n"))
+    [problem] = problems_of(path)
+    assert "unsupported file type (allowed: .yaml, .yml, .md)" in problem
+
+
+def test_a_rule_without_a_condition_is_an_error(write):
+    text = MINIMAL_BOT.replace("      if_low_confidence_turns: 2\n", "")
+    [problem] = problems_of(write("bots/b.yaml", text))
+    assert "rule 'unsure-twice' has no condition (give if_user_says, if_user_matches or if_low_confidence_turns)" in problem
+
+
+def test_rule_ids_are_unique(write):
+    [problem] = problems_of(write("bots/b.yaml", MINIMAL_BOT.replace("id: legal", "id: asks-for-human")))
+    assert "duplicate rule id 'asks-for-human' (rule ids must be unique)" in problem
+
+
+def test_an_empty_file_and_a_list_are_not_bots(write):
+    assert "expected a mapping" in problems_of(write("bots/empty.yaml", ""))[0]
+    assert "found a list" in problems_of(write("bots/list.yaml", "- 1\n"))[0]
+
+
+def test_load_bots_finds_bots_in_folders_and_skips_knowledge_files(write, bot_file):
+    write("bots/knowledge.yaml", "snippets: []\n")
+    write("bots/x.transcript.yaml", "version: 1\n")
+    assert [b.id for b in load_bots([bot_file.parent], env={})] == ["test-shop"]
+
+
+def test_two_bots_with_one_id_are_refused(write, bot_file):
+    write("bots/copy.yaml", MINIMAL_BOT)
+    with pytest.raises(ConfigError, match="bot id 'test-shop' is also used by"):
+        load_bots([bot_file.parent], env={})
+
+
+def test_the_committed_editor_schema_is_the_generated_one():
+    committed = json.loads((REPO / "bots" / "bot.schema.json").read_text())
+    assert committed == bot_json_schema(), "regenerate: supportbot schema > bots/bot.schema.json"
+
+
+@pytest.mark.parametrize("path", EXAMPLE_BOTS, ids=lambda p: p.name)
+def test_the_schema_accepts_the_example_bots_and_they_point_editors_at_it(path):
+    text = path.read_text()
+    assert text.startswith("# yaml-language-server: $schema=bot.schema.json\n")
+    data = yaml.safe_load(text)
+    jsonschema.validate(data, bot_json_schema())
+
+
+def test_the_schema_rejects_unknown_keys():
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"version": 1, "id": "x", "name": "X", "system_prompt": "p", "sytem": 1}, bot_json_schema())

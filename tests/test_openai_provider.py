@@ -1,0 +1,159 @@
+"""The openai provider: the real SDK over real HTTP against a fake server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from supportbot import Conversation, Engine, MissingApiKey, load_bot
+from supportbot.providers.openai_chat import OPENAI_DEFAULT_BASE_URL, OpenAIProvider, resolve_base_url
+from supportbot.testing import Drop, Reply, Status
+
+pytestmark = pytest.mark.anyio
+
+GOOD = json.dumps(
+    {"action": "answer", "reply": "Open My Orders.", "confidence": 0.9, "citations": ["track-order"], "handoff_reason": None}
+)
+
+
+def engine_for(bot, server, **env):
+    return Engine.for_bot(bot, {"OPENAI_BASE_URL": server.url, "OPENAI_API_KEY": "sk-test", **env})
+
+
+async def one_turn(bot, server, text="Where is my package?", **kwargs):
+    async with engine_for(bot, server) as engine:
+        return await engine.turn(Conversation(bot.id), text, **kwargs)
+
+
+async def test_a_plain_request_carries_prompt_snippets_and_response_format(bot, fake_openai):
+    fake_openai.script(Reply(GOOD))
+    decision = await one_turn(bot, fake_openai)
+    assert decision.action == "answer" and decision.citations == ["track-order"]
+    [request] = fake_openai.chat_requests
+    body = request.body
+    assert request.headers["authorization"] == "Bearer sk-test"
+    assert body["model"] == "gpt-4o-mini" and body["response_format"] == {"type": "json_object"}
+    system = body["messages"][0]
+    assert system["role"] == "system" and "You are the assistant of Test Shop." in system["content"]
+    assert "[track-order] Track an order" in system["content"]
+    assert body["messages"][-1] == {"role": "user", "content": "Where is my package?"}
+    assert decision.usage.total_tokens > 0
+
+
+async def test_json_schema_mode_sends_a_strict_schema(bot, fake_openai):
+    fake_openai.script(Reply(GOOD))
+    await one_turn(with_model(bot, response_format="json_schema"), fake_openai)
+    sent = fake_openai.chat_requests[0].body["response_format"]
+    assert sent["type"] == "json_schema" and sent["json_schema"]["strict"] is True
+    schema = sent["json_schema"]["schema"]
+    assert set(schema["required"]) == set(schema["properties"]) and schema["additionalProperties"] is False
+
+
+async def test_streaming_delivers_the_text_as_it_arrives(bot, fake_openai):
+    fake_openai.script(Reply(GOOD))
+    pieces: list[str] = []
+
+    async def collect(piece: str) -> None:
+        pieces.append(piece)
+
+    decision = await one_turn(bot, fake_openai, on_model_delta=collect)
+    assert len(pieces) > 3 and "".join(pieces) == GOOD
+    assert decision.action == "answer" and decision.usage.total_tokens > 0
+    assert fake_openai.chat_requests[0].body["stream"] is True
+
+
+async def test_a_stream_that_breaks_off_is_a_hand_off(bot, fake_openai):
+    fake_openai.script(Reply(GOOD, cut_stream=True), Reply(GOOD, cut_stream=True), Reply(GOOD, cut_stream=True))
+
+    async def ignore(piece: str) -> None:
+        pass
+
+    decision = await one_turn(bot, fake_openai, on_model_delta=ignore)
+    assert decision.action == "handoff" and decision.handoff.rule == "model_unavailable"
+
+
+async def test_429_and_500_are_retried_until_success(bot, fake_openai):
+    fake_openai.script(Status(429, headers={"retry-after": "0"}), Status(500), Reply(GOOD))
+    decision = await one_turn(bot, fake_openai)
+    assert decision.action == "answer" and decision.attempts == 1
+    assert len(fake_openai.chat_requests) == 3
+
+
+async def test_invalid_json_then_a_repaired_reply(bot, fake_openai):
+    fake_openai.script(Reply("Your package ships tomorrow!"), Reply(GOOD))
+    decision = await one_turn(bot, fake_openai)
+    assert decision.action == "answer" and decision.attempts == 2
+    repair = fake_openai.chat_requests[1].body["messages"]
+    assert repair[-2]["content"] == "Your package ships tomorrow!" and "not JSON" in repair[-1]["content"]
+
+
+async def test_invalid_twice_hands_off(bot, fake_openai):
+    fake_openai.script(Reply("no json"), Reply('{"action": "answer"'))
+    decision = await one_turn(bot, fake_openai)
+    assert decision.handoff.rule == "invalid_model_output" and decision.attempts == 2
+
+
+async def test_finish_reason_length_and_content_filter_are_invalid_output_not_crashes(bot, fake_openai):
+    fake_openai.script(Reply(GOOD[:30], finish_reason="length"), Reply("", finish_reason="content_filter"))
+    decision = await one_turn(bot, fake_openai)
+    assert decision.handoff.rule == "invalid_model_output"
+    assert "content filter" in decision.handoff.reason
+
+
+def with_model(bot, **settings):
+    from supportbot.bot import Bot
+
+    model = bot.config.model.model_copy(update=settings)
+    return Bot(bot.config.model_copy(update={"model": model}), bot.snippets)
+
+
+async def test_a_model_that_answers_too_late_is_model_unavailable_within_bounded_time(bot, fake_openai):
+    fake_openai.script(*[Reply(GOOD, delay_s=3)] * 2)
+    started = time.monotonic()
+    decision = await one_turn(with_model(bot, timeout_s=0.3, max_retries=1), fake_openai)
+    elapsed = time.monotonic() - started
+    assert decision.handoff.rule == "model_unavailable" and "did not answer within 0.3s" in decision.handoff.reason
+    assert len(fake_openai.chat_requests) == 2  # first try and one retry, no more
+    assert elapsed < 0.3 * 2 + 8  # the documented bound: timeouts plus backoff
+
+
+async def test_a_reset_connection_and_a_server_error_burst_end_in_a_hand_off(bot, fake_openai):
+    fake_openai.script(Drop(), Status(503), Status(502))
+    decision = await one_turn(bot, fake_openai)
+    assert decision.handoff.rule == "model_unavailable" and "502" in decision.handoff.reason
+
+
+async def test_a_server_that_is_down_is_model_unavailable(bot):
+    class Nowhere:
+        url = "http://127.0.0.1:9/v1"
+
+    decision = await one_turn(bot, Nowhere())
+    assert decision.handoff.rule == "model_unavailable" and "cannot connect" in decision.handoff.reason
+
+
+def test_without_a_key_openai_itself_is_refused_with_a_hint(bot):
+    with pytest.raises(MissingApiKey, match="OPENAI_API_KEY is not set.*--provider offline"):
+        OpenAIProvider(bot, {})
+
+
+def test_a_local_server_needs_no_key(bot):
+    provider = OpenAIProvider(bot, {"OPENAI_BASE_URL": "http://127.0.0.1:11434/v1"})
+    assert provider.base_url == "http://127.0.0.1:11434/v1"
+
+
+def test_base_url_comes_from_the_bot_then_the_environment_then_the_sdk_default():
+    assert resolve_base_url("http://bot/v1", {"OPENAI_BASE_URL": "http://env/v1"}) == "http://bot/v1"
+    assert resolve_base_url(None, {"OPENAI_BASE_URL": "http://env/v1"}) == "http://env/v1"
+    assert resolve_base_url(None, {}) == OPENAI_DEFAULT_BASE_URL
+
+
+async def test_the_bot_file_base_url_wins_over_the_environment(write, fake_openai):
+    from conftest import MINIMAL_BOT
+
+    text = MINIMAL_BOT.replace("  name: gpt-4o-mini\n", f"  name: gpt-4o-mini\n  base_url: {fake_openai.url}\n")
+    bot = load_bot(write("bots/b.yaml", text), env={})
+    async with Engine.for_bot(bot, {"OPENAI_BASE_URL": "http://127.0.0.1:9/v1"}) as engine:
+        decision = await engine.turn(Conversation(bot.id), "Where is my package?")
+    assert decision.action == "answer" and len(fake_openai.chat_requests) == 1

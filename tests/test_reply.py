@@ -1,0 +1,60 @@
+"""Model replies: json parse -> JSON Schema -> pydantic, each failure saying what is wrong."""
+
+import json
+
+import pytest
+
+from supportbot import InvalidReply, parse_reply
+
+VALID = {"action": "answer", "reply": "Here.", "confidence": 0.8, "citations": ["a"], "handoff_reason": None}
+
+
+def reply_text(**changes):
+    return json.dumps({**VALID, **changes})
+
+
+def test_a_valid_reply_parses():
+    reply = parse_reply(reply_text())
+    assert reply.action == "answer" and reply.citations == ["a"] and reply.confidence == 0.8
+
+
+def test_handoff_reason_may_be_left_out():
+    data = {k: v for k, v in VALID.items() if k != "handoff_reason"}
+    assert parse_reply(json.dumps(data)).handoff_reason is None
+
+
+def test_a_json_code_fence_around_the_object_is_accepted():
+    assert parse_reply("```json\n" + reply_text() + "\n```").reply == "Here."
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("Sure, your package is on its way!", "not JSON"),
+        ('{"action": "answer", "reply": "x"', "not JSON"),
+        (reply_text(action="maybe"), "action: 'maybe' is not one of"),
+        (reply_text(confidence=1.5), "confidence: 1.5 is greater than the maximum of 1"),
+        (reply_text(confidence="high"), "confidence: 'high' is not of type 'number'"),
+        (reply_text(citations="a"), "citations: 'a' is not of type 'array'"),
+        (reply_text(extra=1), "Additional properties are not allowed"),
+        (json.dumps({"reply": "x"}), "'action' is a required property"),
+        (json.dumps([1, 2]), "is not of type 'object'"),
+        (reply_text(reply="   "), 'an "answer" needs a non-empty "reply"'),
+    ],
+)
+def test_invalid_output_is_refused_with_a_reason(text, error):
+    with pytest.raises(InvalidReply, match=None) as caught:
+        parse_reply(text)
+    assert error in str(caught.value)
+
+
+def test_a_cut_off_or_filtered_reply_is_invalid_even_if_it_parses():
+    with pytest.raises(InvalidReply, match="cut off at the token limit"):
+        parse_reply(reply_text(), "length")
+    with pytest.raises(InvalidReply, match="content filter"):
+        parse_reply(reply_text(), "content_filter")
+
+
+def test_a_megabyte_of_output_is_refused_before_parsing():
+    with pytest.raises(InvalidReply, match="characters long"):
+        parse_reply(reply_text(reply="x" * 1_000_000))
