@@ -80,7 +80,7 @@ async def run_chat(
                 sys.stdout.write(decision.model_dump_json() + "\n")
                 sys.stdout.flush()
             else:
-                out.print(render_decision(decision))
+                out.print(render_decision(decision), soft_wrap=False)
         if not interactive and not seen:
             err.print("no messages on stdin (pipe one customer message per line, or run in a terminal)", markup=False)
     return 0

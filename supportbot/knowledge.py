@@ -82,8 +82,8 @@ class KnowledgeIndex:
         self._probes = [self._probe_vectors(s) for s in self.snippets]
 
     @staticmethod
-    def _weighted_terms(snippet: SnippetConfig) -> Counter[str]:
-        tf: Counter[str] = Counter()
+    def _weighted_terms(snippet: SnippetConfig) -> dict[str, float]:
+        tf: dict[str, float] = defaultdict(float)
         fields = {
             "title": [snippet.title],
             "questions": snippet.questions,
