@@ -23,7 +23,7 @@ from .errors import InvalidReply, MessageRejected, ModelUnavailable
 from .knowledge import select_snippets
 from .policy import decide_post_model, decide_pre_model
 from .prompt import HistoryTurn, build_messages, build_repair_messages
-from .providers.base import DeltaCallback, ModelRequest, Provider
+from .providers.base import Candidate, DeltaCallback, ModelRequest, Provider
 from .providers.registry import create_provider
 from .reply import ModelReply, parse_reply, strict_reply_schema
 from .tokens import TokenCounter, encoding_for, token_counter
@@ -96,20 +96,7 @@ class Engine:
         candidates = select_snippets(
             self.bot.index, text, config.knowledge.top_k, conversation.recent_user_texts(_HISTORY_QUERIES)
         )
-        request = ModelRequest(
-            messages=build_messages(
-                config.system_prompt, candidates, conversation.history(), text, config.limits.history_tokens
-            ),
-            model=config.model.name,
-            temperature=config.model.temperature,
-            max_tokens=config.model.max_tokens,
-            response_format=config.model.response_format,
-            reply_schema=self._schema,
-            timeout_s=config.model.timeout_s,
-            max_retries=config.model.max_retries,
-            user_text=text,
-            candidates=tuple(candidates),
-        )
+        request = self._request(conversation, text, candidates)
         outcome = await self._ask(request, on_model_delta)
         if outcome.reply is None:
             assert outcome.failure is not None
@@ -135,6 +122,23 @@ class Engine:
             )
         self._record(conversation, text, decision, unsure=post.unsure)
         return decision
+
+    def _request(self, conversation: Conversation, text: str, candidates: list[Candidate]) -> ModelRequest:
+        config = self.bot.config
+        return ModelRequest(
+            messages=build_messages(
+                config.system_prompt, candidates, conversation.history(), text, config.limits.history_tokens
+            ),
+            model=config.model.name,
+            temperature=config.model.temperature,
+            max_tokens=config.model.max_tokens,
+            response_format=config.model.response_format,
+            reply_schema=self._schema,
+            timeout_s=config.model.timeout_s,
+            max_retries=config.model.max_retries,
+            user_text=text,
+            candidates=tuple(candidates),
+        )
 
     async def _ask(self, request: ModelRequest, on_delta: DeltaCallback | None) -> _Outcome:
         """Call the model, re-asking once with the validation error; never raises."""
