@@ -11,15 +11,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-
 from . import __version__
-from .bot import Bot
 from .chat import run_chat
 from .config import bot_json_schema
-from .errors import ConfigError, Problem, ProviderError
+from . import cli_transcripts
+from .cli_common import EXIT_CONFIG, err, load_for_cli, out, print_problems
+from .errors import ConfigError, ProviderError
 from .loader import display_path, find_bot_files, load_bot
-from .providers.registry import provider_names
 from .scaffold import scaffold_bot
 
 app = typer.Typer(
@@ -29,20 +27,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-EXIT_FAILURE = 1
-EXIT_CONFIG = 2
-
-
-def _print_problems(problems: list[Problem]) -> None:
-    for problem in problems:
-        err.print(str(problem), markup=False)
-    noun = "problem" if len(problems) == 1 else "problems"
-    err.print(f"[red]{len(problems)} {noun}[/red]; the bot will not run until they are fixed.")
-
-
 def _version(value: bool) -> None:
     if value:
         out.print(f"supportbot {__version__}", markup=False)
@@ -81,7 +65,7 @@ def validate(
             markup=True,
         )
     if problems:
-        _print_problems(problems)
+        print_problems(problems)
         raise typer.Exit(EXIT_CONFIG)
     if not checked:
         err.print("no bot files found (a bot file is a YAML file with a top-level 'version:' key)", markup=False)
@@ -111,33 +95,6 @@ def init(
     out.print(f"\nNext: supportbot chat {display_path(bot_file)}", markup=False)
 
 
-def resolve_bot_path(name: str) -> Path:
-    """A path as given, else a bot id looked up in ./bots/."""
-    path = Path(name)
-    if path.exists() or path.suffix in (".yaml", ".yml"):
-        return path
-    for suffix in (".yaml", ".yml"):
-        candidate = Path("bots") / f"{name}{suffix}"
-        if candidate.exists():
-            return candidate
-    return path
-
-
-def load_for_cli(name: str, provider: str | None) -> Bot:
-    """Load a bot or exit 2 with every problem listed."""
-    try:
-        bot = load_bot(resolve_bot_path(name))
-    except ConfigError as exc:
-        _print_problems(exc.problems)
-        raise typer.Exit(EXIT_CONFIG) from None
-    if provider:
-        if provider not in provider_names():
-            err.print(f"unknown provider '{provider}' (allowed: {', '.join(provider_names())})", markup=False)
-            raise typer.Exit(EXIT_CONFIG)
-        bot = bot.with_provider(provider)
-    return bot
-
-
 @app.command()
 def chat(
     bot: Annotated[str, typer.Argument(help="A bot file, or the id of a bot in ./bots/.")],
@@ -158,5 +115,11 @@ def chat(
     raise typer.Exit(code)
 
 
+app.command()(cli_transcripts.replay)
+app.command()(cli_transcripts.record)
+app.command()(cli_transcripts.coverage)
+
+
 def main() -> None:
     app()
+

@@ -69,6 +69,10 @@ def _problem(model: type[BaseModel], doc: YamlDoc, at: Path, err: Any) -> Proble
         message = message[len("Value error, "):]
         return doc.problem(path, f"{dotted}: {message}")
     shown = _short(err.get("input"))
+    if kind == "string_type" and isinstance(err.get("input"), bool):
+        message += "; YAML reads yes/no/on/off/true/false as booleans, so quote the text"
+    elif kind == "string_type" and isinstance(err.get("input"), int | float):
+        message += "; quote the text to keep it a string"
     return doc.problem(path, f"{dotted}: invalid value {shown} ({message[:1].lower()}{message[1:]})")
 
 

@@ -53,7 +53,7 @@ class OfflineProvider:
         self.threshold = bot.config.escalation.confidence_threshold
 
     async def complete(self, request: ModelRequest, on_delta: DeltaCallback | None = None) -> ModelResponse:
-        text = json.dumps(offline_reply(request.candidates, self.min_score, self.threshold))
+        text = json.dumps(offline_reply(request.candidates, self.min_score, self.threshold), ensure_ascii=False)
         if on_delta is not None:
             await on_delta(text)
         return ModelResponse(text, "stop", Usage(), "offline")
