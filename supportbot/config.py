@@ -180,6 +180,9 @@ class Limits(_Strict):
     history_tokens: int = Field(
         3000, ge=0, description="Token budget of past turns in the prompt; oldest dropped first."
     )
+    messages_per_minute: int = Field(
+        20, ge=1, le=10_000, description="supportbot serve: customer messages allowed per conversation per minute."
+    )
 
 
 class OfflineSettings(_Strict):

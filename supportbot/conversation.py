@@ -32,15 +32,20 @@ class Conversation:
     turns: list[TurnRecord] = field(default_factory=list)
     bot_turns: int = 0
     unsure_streak: int = 0
+    #: Exchanges from before this object existed (loaded from a store), oldest first.
+    past: list[HistoryTurn] = field(default_factory=list)
 
     def facts(self) -> ConversationFacts:
         return ConversationFacts(self.state == "bot_active", self.bot_turns, self.unsure_streak)
 
     def history(self) -> list[HistoryTurn]:
-        return [t.history for t in self.turns]
+        return self.past + [t.history for t in self.turns]
 
     def recent_user_texts(self, n: int) -> list[str]:
-        return [t.user_text for t in self.turns[-n:]] if n else []
+        if n <= 0:
+            return []
+        texts = [m["content"] for turn in self.history() for m in turn.messages if m["role"] == "user"]
+        return texts[-n:]
 
     def record(self, turn: TurnRecord, *, unsure: bool) -> None:
         """Add a finished turn and move the state the decision implies."""

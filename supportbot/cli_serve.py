@@ -1,0 +1,83 @@
+"""`supportbot serve`: start the HTTP server."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .cli_common import EXIT_CONFIG, err, print_problems
+from .errors import ConfigError, ProviderError
+from .loader import load_bots
+from .providers.registry import create_provider
+from .server.settings import LOOPBACK, SETTINGS_ENV, ServerSettings
+
+__all__ = ["serve"]
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def serve(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Bot files or folders (default: bots/).")] = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = LOOPBACK,
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    db: Annotated[str | None, typer.Option("--db", help="sqlite:///file.db (default sqlite:///supportbot.db) or postgresql://...; also SUPPORTBOT_DATABASE_URL.")] = None,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Server processes (share state through the database).")] = 1,
+) -> None:
+    """Serve the bots over HTTP: customer API, agent API, web chat (/) and agent console (/agent).
+
+    Refuses to start, listing every problem, when a bot does not load.
+    """
+    import uvicorn
+
+    from .server.app import create_app
+    from .server.logs import configure_logging
+
+    settings = ServerSettings.from_env(os.environ, [str(p) for p in paths or [Path("bots")]], db)
+    try:
+        bots = load_bots(settings.bot_paths)
+    except ConfigError as exc:
+        print_problems(exc.problems, "the server did not start")
+        raise typer.Exit(EXIT_CONFIG) from None
+    problems = list(settings.problems())
+    for bot in bots:  # a bot whose provider cannot be built (no key) must not half-start
+        try:
+            provider = create_provider(bot, os.environ)
+        except ProviderError as exc:
+            problems.append(f"bot '{bot.id}': {exc}")
+        else:
+            del provider
+    if not bots:
+        problems.append(f"no bots found under {', '.join(settings.bot_paths)}")
+    if problems:
+        for problem in problems:
+            err.print(problem, markup=False)
+        err.print("the server did not start", markup=False)
+        raise typer.Exit(EXIT_CONFIG)
+    if not settings.keys_configured and not _is_loopback(host):
+        err.print(f"no SUPPORTBOT_API_KEYS or SUPPORTBOT_AGENT_KEYS set: listening on {LOOPBACK} only, not {host}", markup=False)
+        host = LOOPBACK
+    elif not settings.keys_configured:
+        err.print(f"no API keys configured: listening on {host} only (set SUPPORTBOT_API_KEYS and SUPPORTBOT_AGENT_KEYS to open it up)", markup=False)
+    err.print(
+        f"supportbot: {len(bots)} bot(s) ({', '.join(b.id for b in bots)}) on http://{host}:{port} "
+        f"· database {settings.database_display()} · {workers} worker(s) · chat /, agents /agent, API /docs",
+        markup=False,
+    )
+    configure_logging()
+    if workers == 1:
+        uvicorn.run(create_app(settings, bots), host=host, port=port, log_config=None, access_log=False)
+    else:
+        os.environ[SETTINGS_ENV] = settings.to_json()
+        uvicorn.run("supportbot.server.app:app_from_env", factory=True, host=host, port=port, workers=workers,
+                    log_config=None, access_log=False)

@@ -1,0 +1,276 @@
+"""What the server does, apart from HTTP: turns under a per-conversation lock, the hand-off
+lifecycle, and the packets agents see. The store is the only state shared between processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+import uuid
+from collections import deque
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from ..bot import Bot
+from ..conversation import Conversation
+from ..decision import Decision
+from ..engine import Engine, check_message
+from ..prompt import HistoryTurn
+from ..providers.base import DeltaCallback
+from ..store import ConversationRow, MessageRow, SqlStore, UnknownConversation
+from ..tokens import TokenCounter
+from .metrics import Metrics
+
+__all__ = ["Busy", "ConversationNotFound", "RateLimited", "SupportService", "UnknownBot", "handoff_packet"]
+
+log = logging.getLogger("supportbot.server")
+
+#: Extra seconds a turn's lease lasts beyond the model's own time budget.
+_LEASE_MARGIN_S = 15.0
+_LAST_MESSAGES = 6
+
+
+class UnknownBot(LookupError):
+    pass
+
+
+class ConversationNotFound(LookupError):
+    pass
+
+
+class RateLimited(Exception):
+    def __init__(self, retry_after: int, limit: int) -> None:
+        super().__init__(f"too many messages: at most {limit} a minute per conversation; retry in {retry_after}s")
+        self.retry_after = retry_after
+
+
+class Busy(Exception):
+    """The conversation stayed locked by another turn for too long."""
+
+
+def history_from(messages: Sequence[MessageRow]) -> list[HistoryTurn]:
+    """Stored messages as prompt history: a customer message and the bot reply after it
+    form one turn; agent messages and unanswered customer messages stand alone."""
+    turns: list[list[MessageRow]] = []
+    for message in messages:
+        if message.role == "bot" and turns and turns[-1][-1].role == "customer" and len(turns[-1]) == 1:
+            turns[-1].append(message)
+        else:
+            turns.append([message])
+    role = {"customer": "user", "bot": "assistant", "agent": "assistant"}
+    return [
+        HistoryTurn(tuple({"role": role[m.role], "content": m.text} for m in group), sum(m.tokens for m in group))
+        for group in turns
+    ]
+
+
+def summary_of(messages: Sequence[MessageRow]) -> str:
+    customer = [m.text for m in messages if m.role == "customer"]
+    if not customer:
+        return "No customer messages yet."
+    first = customer[0] if len(customer[0]) <= 140 else customer[0][:137] + "..."
+    last = customer[-1] if len(customer[-1]) <= 140 else customer[-1][:137] + "..."
+    if len(customer) == 1:
+        return f"The customer wrote: \"{first}\""
+    return f"The customer first wrote: \"{first}\"; last: \"{last}\" ({len(customer)} messages)."
+
+
+def handoff_packet(row: ConversationRow, messages: Sequence[MessageRow]) -> dict[str, Any]:
+    """What an agent (or the webhook) needs to pick a conversation up."""
+    return {
+        "conversation_id": row.id,
+        "bot": row.bot_id,
+        "state": row.state,
+        "rule": row.handoff_rule,
+        "reason": row.handoff_reason,
+        "handed_off_at": row.handoff_at,
+        "agent": row.agent,
+        "summary": summary_of(messages),
+        "last_messages": [
+            {"role": m.role, "text": m.text, "at": m.created_at, "author": m.author} for m in messages[-_LAST_MESSAGES:]
+        ],
+    }
+
+
+class _Locks:
+    """One turn per conversation at a time, first come first served, across processes.
+
+    In a process, waiters queue on an asyncio.Lock (FIFO); the one at the front then takes
+    the conversation's lease in the store, waiting while another process holds it.
+    """
+
+    def __init__(self, store: SqlStore, owner: str) -> None:
+        self.store = store
+        self.owner = owner
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, conversation_id: str, lease_s: float, wait_s: float) -> AsyncIterator[None]:
+        lock, users = self._locks.get(conversation_id, (asyncio.Lock(), 0))
+        self._locks[conversation_id] = (lock, users + 1)
+        try:
+            async with lock:
+                await self._lease(conversation_id, lease_s, wait_s)
+                try:
+                    yield
+                finally:
+                    await self.store.release_lease(conversation_id, self.owner)
+        finally:
+            lock, users = self._locks[conversation_id]
+            if users <= 1:
+                del self._locks[conversation_id]
+            else:
+                self._locks[conversation_id] = (lock, users - 1)
+
+    async def _lease(self, conversation_id: str, lease_s: float, wait_s: float) -> None:
+        deadline = time.monotonic() + wait_s
+        pause = 0.005
+        while not await self.store.acquire_lease(conversation_id, self.owner, lease_s):
+            if time.monotonic() > deadline:
+                raise Busy(f"conversation {conversation_id} is busy with another message")
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.1)
+
+
+class _RateLimiter:
+    """A sliding one-minute window per conversation, in this process."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, deque[float]] = {}
+
+    def check(self, conversation_id: str, limit: int) -> None:
+        now = time.monotonic()
+        window = self._seen.setdefault(conversation_id, deque())
+        while window and now - window[0] > 60:
+            window.popleft()
+        if len(window) >= limit:
+            raise RateLimited(int(60 - (now - window[0])) + 1, limit)
+        window.append(now)
+        if len(self._seen) > 100_000:  # forget idle conversations
+            for key in [k for k, w in self._seen.items() if not w or now - w[-1] > 60]:
+                del self._seen[key]
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    decision: Decision
+    state: str
+
+
+class SupportService:
+    def __init__(self, bots: Sequence[Bot], engines: Mapping[str, Engine], store: SqlStore, metrics: Metrics, *, webhook_enabled: bool) -> None:
+        self.bots = {b.id: b for b in bots}
+        self.engines = dict(engines)
+        self.store = store
+        self.metrics = metrics
+        self.webhook_enabled = webhook_enabled
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._locks = _Locks(store, self.owner)
+        self._rates = _RateLimiter()
+
+    def bot(self, bot_id: str) -> Bot:
+        try:
+            return self.bots[bot_id]
+        except KeyError:
+            raise UnknownBot(f"no bot '{bot_id}' (this server has: {', '.join(sorted(self.bots))})") from None
+
+    async def prepare(self, bot_id: str, conversation_id: str | None, text: str, metadata: dict[str, Any]) -> str:
+        """Every check that can refuse a message, before anything is stored or streamed.
+
+        Returns the conversation id (a new conversation when none was given)."""
+        bot = self.bot(bot_id)
+        check_message(text, bot.config.limits.max_message_chars)
+        if conversation_id is None:
+            row = await self.store.create_conversation(uuid.uuid4().hex, bot_id, metadata)
+            conversation_id = row.id
+        else:
+            found = await self.store.get_conversation(conversation_id)
+            if found is None or found.bot_id != bot_id:  # another bot's conversation is not found either
+                raise ConversationNotFound(f"no conversation '{conversation_id}' for bot '{bot_id}'")
+        self._rates.check(conversation_id, bot.config.limits.messages_per_minute)
+        return conversation_id
+
+    async def run_turn(self, bot_id: str, conversation_id: str, text: str, on_delta: DeltaCallback | None = None) -> TurnResult:
+        """One customer message, stored with its decision before this returns."""
+        bot, engine = self.bots[bot_id], self.engines[bot_id]
+        model = bot.config.model
+        # Long enough for both attempts (first and repair), retries and backoff included.
+        lease = 2 * (model.timeout_s * (model.max_retries + 1) + 8 * model.max_retries) + _LEASE_MARGIN_S
+        async with self._locks.hold(conversation_id, lease, wait_s=lease):
+            row = await self.store.get_conversation(conversation_id)
+            if row is None:
+                raise ConversationNotFound(conversation_id)
+            messages = await self.store.messages(conversation_id)
+            conversation = Conversation(
+                bot_id, row.id, row.state, bot_turns=row.bot_turns, unsure_streak=row.unsure_streak,  # type: ignore[arg-type]
+                past=history_from(messages),
+            )
+            decision = await engine.turn(conversation, text, on_model_delta=on_delta)
+            await self._save(row, conversation, decision, text, engine.counter, messages)
+        self.metrics.observe_turn(bot_id, decision)
+        return TurnResult(decision, conversation.state)
+
+    async def _save(self, row: ConversationRow, conversation: Conversation, decision: Decision, text: str,
+                    counter: TokenCounter, earlier: Sequence[MessageRow]) -> None:
+        handed_off_now = decision.handoff is not None and row.state == "bot_active"
+        stored: list[tuple[str, str, int, str | None, dict[str, Any] | None]] = [
+            ("customer", text, counter.count_message({"role": "user", "content": text}), None, decision.model_dump())
+        ]
+        if decision.action == "answer" or handed_off_now:
+            reply_tokens = counter.count_message({"role": "assistant", "content": decision.reply})
+            stored.append(("bot", decision.reply, reply_tokens, None, None))
+        handoff = (decision.handoff.rule, decision.handoff.reason) if handed_off_now and decision.handoff else None
+        webhook = None
+        if handoff and self.webhook_enabled:
+            packet_row = ConversationRow(**{**row.__dict__, "state": conversation.state, "handoff_rule": handoff[0], "handoff_reason": handoff[1]})
+            now_messages = [*earlier, *(_pending(row.id, m) for m in stored)]
+            webhook = {"event": "handoff", **handoff_packet(packet_row, now_messages)}
+        await self.store.save_turn(
+            row.id, stored, state=conversation.state, bot_turns=conversation.bot_turns,
+            unsure_streak=conversation.unsure_streak, handoff=handoff, webhook=webhook,
+        )
+
+    # the hand-off lifecycle -------------------------------------------------------------------
+
+    async def transcript(self, conversation_id: str) -> tuple[ConversationRow, list[MessageRow]]:
+        row = await self.store.get_conversation(conversation_id)
+        if row is None:
+            raise ConversationNotFound(f"no conversation '{conversation_id}'")
+        return row, await self.store.messages(conversation_id)
+
+    async def queue(self, state: str) -> list[dict[str, Any]]:
+        rows = await self.store.handoffs(state)
+        return [handoff_packet(row, await self.store.messages(row.id)) for row in rows]
+
+    async def claim(self, conversation_id: str, agent: str) -> ConversationRow:
+        return await self._transition(conversation_id, ["awaiting_agent"], "agent_active", "claim it", agent=agent)
+
+    async def release(self, conversation_id: str, resume_bot: bool) -> ConversationRow:
+        target = "bot_active" if resume_bot else "closed"
+        return await self._transition(conversation_id, ["agent_active"], target, "release it (claim it first)", resume=resume_bot)
+
+    async def agent_message(self, conversation_id: str, agent: str, text: str) -> MessageRow:
+        row, _ = await self.transcript(conversation_id)
+        counter = self.engines[row.bot_id].counter
+        tokens = counter.count_message({"role": "assistant", "content": text})
+        try:
+            return await self.store.add_agent_message(conversation_id, agent, text, tokens)
+        except UnknownConversation:
+            raise ConversationNotFound(f"no conversation '{conversation_id}'") from None
+
+    async def _transition(self, conversation_id: str, allowed: list[str], target: str, wanted: str, *,
+                          agent: str | None = None, resume: bool = False) -> ConversationRow:
+        try:
+            return await self.store.transition(conversation_id, allowed, target, wanted, agent=agent, resume=resume)
+        except UnknownConversation:
+            raise ConversationNotFound(f"no conversation '{conversation_id}'") from None
+
+
+def _pending(conversation_id: str, stored: tuple[str, str, int, str | None, Any]) -> MessageRow:
+    role, text, tokens, author, _ = stored
+    return MessageRow(conversation_id, 0, role, text, "", tokens, author)  # type: ignore[arg-type]

@@ -1,0 +1,72 @@
+"""Server settings: from the command line and the environment, checked before start."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+
+__all__ = ["LOOPBACK", "SETTINGS_ENV", "ServerSettings"]
+
+LOOPBACK = "127.0.0.1"
+DEFAULT_DATABASE = "sqlite:///supportbot.db"
+SETTINGS_ENV = "SUPPORTBOT_SERVE_SETTINGS"  # how `serve --workers N` hands settings to its workers
+
+
+def _split(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    bot_paths: list[str] = field(default_factory=lambda: ["bots"])
+    database_url: str = DEFAULT_DATABASE
+    api_keys: list[str] = field(default_factory=list)  # customer endpoints
+    agent_keys: list[str] = field(default_factory=list)  # agent endpoints
+    cors_origins: list[str] = field(default_factory=list)
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    max_body_bytes: int = 256 * 1024
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], bot_paths: Sequence[str] = (), database_url: str | None = None) -> ServerSettings:
+        return cls(
+            bot_paths=list(bot_paths) or ["bots"],
+            database_url=database_url or env.get("SUPPORTBOT_DATABASE_URL") or DEFAULT_DATABASE,
+            api_keys=_split(env.get("SUPPORTBOT_API_KEYS")),
+            agent_keys=_split(env.get("SUPPORTBOT_AGENT_KEYS")),
+            cors_origins=_split(env.get("SUPPORTBOT_CORS_ORIGINS")),
+            webhook_url=env.get("SUPPORTBOT_HANDOFF_WEBHOOK") or None,
+            webhook_secret=env.get("SUPPORTBOT_WEBHOOK_SECRET") or None,
+        )
+
+    @property
+    def keys_configured(self) -> bool:
+        return bool(self.api_keys or self.agent_keys)
+
+    def problems(self) -> list[str]:
+        """What stops the server from starting safely."""
+        found = []
+        if self.webhook_url and not self.webhook_secret:
+            found.append("SUPPORTBOT_HANDOFF_WEBHOOK is set but SUPPORTBOT_WEBHOOK_SECRET is not (webhooks are always signed)")
+        if self.webhook_url and not self.webhook_url.startswith(("http://", "https://")):
+            found.append(f"SUPPORTBOT_HANDOFF_WEBHOOK must be an http(s) URL, got '{self.webhook_url}'")
+        return found
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> ServerSettings:
+        return cls(**json.loads(text))
+
+    def database_display(self) -> str:
+        """The URL without any password, for logs."""
+        url = self.database_url
+        if "@" in url and "://" in url:
+            scheme, rest = url.split("://", 1)
+            credentials, host = rest.rsplit("@", 1)
+            user = credentials.split(":", 1)[0]
+            return f"{scheme}://{user}@{host}"
+        return url
+

@@ -1,0 +1,101 @@
+"""Hand-off webhooks, delivered from the store's outbox, never on the customer's time.
+
+The turn that hands off writes the webhook in the same transaction as the turn itself; this
+sender POSTs due rows in the background, signed with HMAC-SHA256, retrying with backoff.
+Rows are leased while being sent, so several server processes never send one twice at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+
+import httpx
+
+from ..store import SqlStore
+from .metrics import Metrics
+
+__all__ = ["SIGNATURE_HEADER", "WebhookSender", "sign"]
+
+log = logging.getLogger("supportbot.webhook")
+
+SIGNATURE_HEADER = "X-Supportbot-Signature"
+MAX_ATTEMPTS = 10
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The signature header's value: sha256=<hex HMAC of the raw body>."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def backoff(attempts: int) -> float:
+    """Seconds before the next try, after `attempts` failed ones: 1, 2, 4 ... up to 5 minutes."""
+    return float(min(2 ** max(attempts - 1, 0), 300))
+
+
+class WebhookSender:
+    def __init__(self, store: SqlStore, url: str, secret: str, metrics: Metrics, *, poll_s: float = 0.5, timeout_s: float = 5.0) -> None:
+        self.store = store
+        self.url = url
+        self.secret = secret
+        self.metrics = metrics
+        self.poll_s = poll_s
+        self._client = httpx.AsyncClient(timeout=timeout_s)
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="webhook-sender")
+
+    def wake(self) -> None:
+        """A hand-off was just stored: look at the outbox now rather than at the next poll."""
+        self._wake.set()
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self._client.aclose()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.deliver_due()
+            except Exception:
+                self.metrics.errors.labels("webhook_loop").inc()
+                log.exception("webhook delivery loop failed; retrying")
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.poll_s)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+
+    async def deliver_due(self) -> int:
+        """Send every due webhook once; returns how many were delivered."""
+        delivered = 0
+        for row in await self.store.due_webhooks(limit=20, lease_seconds=60):
+            body = json.dumps(row.payload, separators=(",", ":")).encode()
+            headers = {
+                "content-type": "application/json",
+                SIGNATURE_HEADER: sign(self.secret, body),
+                "X-Supportbot-Event": str(row.payload.get("event", "handoff")),
+                "X-Supportbot-Delivery": str(row.id),  # the same on retries: receivers can de-duplicate
+            }
+            try:
+                response = await self._client.post(self.url, content=body, headers=headers)
+                ok, error = response.is_success, f"HTTP {response.status_code}"
+            except httpx.HTTPError as exc:
+                ok, error = False, f"{type(exc).__name__}: {exc}"
+            if ok:
+                await self.store.webhook_delivered(row.id)
+                delivered += 1
+                continue
+            attempts = row.attempts + 1
+            retry = backoff(attempts) if attempts < MAX_ATTEMPTS else None
+            self.metrics.errors.labels("webhook").inc()
+            log.warning("webhook delivery failed", extra={"delivery": row.id, "attempt": attempts, "error": error, "retry_in_s": retry})
+            await self.store.webhook_failed(row.id, retry, error)
+        return delivered

@@ -1,0 +1,39 @@
+"""Conversation storage: SQLite by default, PostgreSQL for several server processes."""
+
+from __future__ import annotations
+
+from .records import (
+    STATES,
+    ConversationRow,
+    IllegalTransition,
+    MessageRow,
+    OutboxRow,
+    StoreError,
+    UnknownConversation,
+)
+from .sql import SqlStore
+
+__all__ = [
+    "STATES",
+    "ConversationRow",
+    "IllegalTransition",
+    "MessageRow",
+    "OutboxRow",
+    "SqlStore",
+    "StoreError",
+    "UnknownConversation",
+    "open_store",
+]
+
+
+def open_store(url: str) -> SqlStore:
+    """A store for `url`: sqlite:///path/to/file.db, sqlite:///:memory:, or postgresql://..."""
+    if url.startswith(("postgresql://", "postgres://")):
+        from .postgres import PostgresDialect
+
+        return SqlStore(PostgresDialect(url))
+    if url.startswith("sqlite:///"):
+        from .sqlite import SqliteDialect
+
+        return SqlStore(SqliteDialect(url.removeprefix("sqlite:///")))
+    raise StoreError(f"unsupported database URL '{url}' (use sqlite:///path/file.db or postgresql://user@host/db)")

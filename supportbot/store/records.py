@@ -1,0 +1,73 @@
+"""What the store keeps: conversations, their messages, and hand-off webhooks to deliver."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = [
+    "STATES",
+    "ConversationRow",
+    "IllegalTransition",
+    "MessageRow",
+    "OutboxRow",
+    "Role",
+    "StoreError",
+    "UnknownConversation",
+]
+
+Role = Literal["customer", "bot", "agent"]
+STATES = ("bot_active", "awaiting_agent", "agent_active", "closed")
+
+
+class StoreError(Exception):
+    """The database failed or refused; the message says which operation."""
+
+
+class UnknownConversation(StoreError):
+    pass
+
+
+class IllegalTransition(StoreError):
+    """A lifecycle step that the conversation's current state does not allow."""
+
+    def __init__(self, conversation_id: str, current: str, wanted: str) -> None:
+        super().__init__(f"conversation is {current}; cannot {wanted}")
+        self.conversation_id = conversation_id
+        self.current = current
+        self.wanted = wanted
+
+
+@dataclass(frozen=True)
+class ConversationRow:
+    id: str
+    bot_id: str
+    state: str
+    created_at: str
+    updated_at: str
+    bot_turns: int = 0
+    unsure_streak: int = 0
+    agent: str | None = None
+    handoff_rule: str | None = None
+    handoff_reason: str | None = None
+    handoff_at: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    conversation_id: str
+    seq: int
+    role: Role
+    text: str
+    created_at: str
+    tokens: int = 0
+    author: str | None = None  # the agent's name for agent messages
+    decision: dict[str, Any] | None = None  # for customer messages: what the bot decided
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: int
+    payload: dict[str, Any]
+    attempts: int

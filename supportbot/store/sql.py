@@ -1,0 +1,357 @@
+"""The store, once, in SQL that SQLite and PostgreSQL both run.
+
+Each operation is a plain function over a DB-API cursor, run inside one transaction on a
+worker thread (sqlite3 and psycopg's pool are both synchronous), so the two databases share
+every query and migration. The dialect supplies connections, placeholders and two types.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime
+from typing import Any, Protocol, TypeVar
+
+from .records import ConversationRow, IllegalTransition, MessageRow, OutboxRow, StoreError, UnknownConversation
+
+__all__ = ["MIGRATIONS", "Cursor", "Dialect", "SqlStore", "utc_now"]
+
+T = TypeVar("T")
+
+# Versioned schema. Append a new entry to change it; never edit a released one.
+MIGRATIONS: list[list[str]] = [
+    [
+        """CREATE TABLE conversations (
+            id TEXT PRIMARY KEY,
+            bot_id TEXT NOT NULL,
+            state TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            bot_turns INTEGER NOT NULL DEFAULT 0,
+            unsure_streak INTEGER NOT NULL DEFAULT 0,
+            agent TEXT,
+            handoff_rule TEXT,
+            handoff_reason TEXT,
+            handoff_at TEXT,
+            metadata TEXT NOT NULL DEFAULT '{}',
+            next_seq INTEGER NOT NULL DEFAULT 1,
+            lease_owner TEXT,
+            lease_until DOUBLE PRECISION NOT NULL DEFAULT 0
+        )""",
+        "CREATE INDEX conversations_by_state ON conversations (state, handoff_at)",
+        """CREATE TABLE messages (
+            conversation_id TEXT NOT NULL REFERENCES conversations (id),
+            seq INTEGER NOT NULL,
+            role TEXT NOT NULL,
+            text TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            tokens INTEGER NOT NULL DEFAULT 0,
+            author TEXT,
+            decision TEXT,
+            PRIMARY KEY (conversation_id, seq)
+        )""",
+        """CREATE TABLE outbox (
+            id {serial},
+            payload TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at DOUBLE PRECISION NOT NULL,
+            lease_until DOUBLE PRECISION NOT NULL DEFAULT 0,
+            delivered_at TEXT,
+            last_error TEXT
+        )""",
+        "CREATE INDEX outbox_due ON outbox (delivered_at, next_attempt_at)",
+    ],
+]
+
+_NEVER = 1e18  # a next_attempt_at that never comes: delivery given up
+_CONVERSATION_COLUMNS = (
+    "id, bot_id, state, created_at, updated_at, bot_turns, unsure_streak, agent, "
+    "handoff_rule, handoff_reason, handoff_at, metadata"
+)
+_MESSAGE_COLUMNS = "conversation_id, seq, role, text, created_at, tokens, author, decision"
+
+
+class Cursor(Protocol):
+    @property
+    def rowcount(self) -> int: ...
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+
+
+class Dialect(Protocol):
+    name: str
+    serial: str  # an auto-incrementing integer primary key
+    threads: int
+
+    def transaction(self) -> AbstractContextManager[Cursor]: ...
+    def migration_lock(self, cursor: Cursor) -> None: ...
+    def close(self) -> None: ...
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _conversation(row: Sequence[Any]) -> ConversationRow:
+    values = list(row)
+    values[11] = json.loads(values[11] or "{}")
+    return ConversationRow(*values)
+
+
+def _message(row: Sequence[Any]) -> MessageRow:
+    values = list(row)
+    values[7] = json.loads(values[7]) if values[7] else None
+    return MessageRow(*values)
+
+
+class SqlStore:
+    """Async store over a synchronous dialect; every public method is one transaction."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self._executor = ThreadPoolExecutor(max_workers=dialect.threads, thread_name_prefix=f"store-{dialect.name}")
+
+    async def _run(self, operation: Callable[[Cursor], T]) -> T:
+        def in_transaction() -> T:
+            with self.dialect.transaction() as cursor:
+                return operation(cursor)
+
+        return await asyncio.get_running_loop().run_in_executor(self._executor, in_transaction)
+
+    # lifecycle ------------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        await self._run(self._migrate)
+
+    async def close(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._executor, self.dialect.close)
+        self._executor.shutdown(wait=True)
+
+    async def ping(self) -> bool:
+        try:
+            return await self._run(lambda c: c.execute("SELECT 1") and c.fetchone()[0] == 1)
+        except Exception:
+            return False
+
+    def _migrate(self, cursor: Cursor) -> None:
+        self.dialect.migration_lock(cursor)
+        cursor.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        cursor.execute("SELECT MAX(version) FROM schema_version")
+        current = cursor.fetchone()[0] or 0
+        if current > len(MIGRATIONS):
+            raise StoreError(f"the database schema is version {current}; this supportbot knows up to {len(MIGRATIONS)} (upgrade supportbot)")
+        for version, statements in enumerate(MIGRATIONS[current:], current + 1):
+            for statement in statements:
+                cursor.execute(statement.replace("{serial}", self.dialect.serial))
+            cursor.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+
+    async def schema_version(self) -> int:
+        return await self._run(lambda c: c.execute("SELECT MAX(version) FROM schema_version") and c.fetchone()[0])
+
+    # conversations ---------------------------------------------------------------------------
+
+    async def create_conversation(self, conversation_id: str, bot_id: str, metadata: dict[str, Any]) -> ConversationRow:
+        now = utc_now()
+
+        def create(cursor: Cursor) -> ConversationRow:
+            cursor.execute(
+                "INSERT INTO conversations (id, bot_id, state, created_at, updated_at, metadata) VALUES (?, ?, 'bot_active', ?, ?, ?)",
+                (conversation_id, bot_id, now, now, json.dumps(metadata)),
+            )
+            return self._get(cursor, conversation_id)
+
+        return await self._run(create)
+
+    def _get(self, cursor: Cursor, conversation_id: str) -> ConversationRow:
+        cursor.execute(f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE id = ?", (conversation_id,))
+        row = cursor.fetchone()
+        if row is None:
+            raise UnknownConversation(conversation_id)
+        return _conversation(row)
+
+    async def get_conversation(self, conversation_id: str) -> ConversationRow | None:
+        def get(cursor: Cursor) -> ConversationRow | None:
+            try:
+                return self._get(cursor, conversation_id)
+            except UnknownConversation:
+                return None
+
+        return await self._run(get)
+
+    async def messages(self, conversation_id: str, after_seq: int = 0) -> list[MessageRow]:
+        def fetch(cursor: Cursor) -> list[MessageRow]:
+            cursor.execute(
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND seq > ? ORDER BY seq",
+                (conversation_id, after_seq),
+            )
+            return [_message(r) for r in cursor.fetchall()]
+
+        return await self._run(fetch)
+
+    async def count_messages(self) -> dict[str, int]:
+        """Messages per role, all conversations (for load tests and operations)."""
+        def count(cursor: Cursor) -> dict[str, int]:
+            cursor.execute("SELECT role, COUNT(*) FROM messages GROUP BY role")
+            return {role: int(n) for role, n in cursor.fetchall()}
+
+        return await self._run(count)
+
+    # per-conversation lease: one turn at a time, across processes -------------------------
+
+    async def acquire_lease(self, conversation_id: str, owner: str, seconds: float) -> bool:
+        def acquire(cursor: Cursor) -> bool:
+            now = time.time()
+            cursor.execute(
+                "UPDATE conversations SET lease_owner = ?, lease_until = ? WHERE id = ? AND (lease_owner IS NULL OR lease_until < ? OR lease_owner = ?)",
+                (owner, now + seconds, conversation_id, now, owner),
+            )
+            return cursor.rowcount == 1
+
+        return await self._run(acquire)
+
+    async def release_lease(self, conversation_id: str, owner: str) -> None:
+        await self._run(
+            lambda c: c.execute(
+                "UPDATE conversations SET lease_owner = NULL, lease_until = 0 WHERE id = ? AND lease_owner = ?",
+                (conversation_id, owner),
+            )
+        )
+
+    # writes -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _append(cursor: Cursor, conversation_id: str, messages: Sequence[tuple[str, str, int, str | None, dict[str, Any] | None]]) -> list[int]:
+        cursor.execute(
+            "UPDATE conversations SET next_seq = next_seq + ? WHERE id = ? RETURNING next_seq",
+            (len(messages), conversation_id),
+        )
+        row = cursor.fetchone()
+        if row is None:
+            raise UnknownConversation(conversation_id)
+        first = row[0] - len(messages)
+        now = utc_now()
+        for offset, (role, text, tokens, author, decision) in enumerate(messages):
+            cursor.execute(
+                f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (conversation_id, first + offset, role, text, now, tokens, author, json.dumps(decision) if decision else None),
+            )
+        return list(range(first, first + len(messages)))
+
+    async def save_turn(
+        self,
+        conversation_id: str,
+        messages: Sequence[tuple[str, str, int, str | None, dict[str, Any] | None]],
+        *,
+        state: str,
+        bot_turns: int,
+        unsure_streak: int,
+        handoff: tuple[str, str] | None,
+        webhook: dict[str, Any] | None,
+    ) -> None:
+        """Store a finished turn and the state it leads to, atomically, with its webhook."""
+        def save(cursor: Cursor) -> None:
+            self._append(cursor, conversation_id, messages)
+            now = utc_now()
+            if handoff:
+                cursor.execute(
+                    "UPDATE conversations SET state = ?, bot_turns = ?, unsure_streak = ?, updated_at = ?, handoff_rule = ?, handoff_reason = ?, handoff_at = ? WHERE id = ?",
+                    (state, bot_turns, unsure_streak, now, handoff[0], handoff[1], now, conversation_id),
+                )
+            else:
+                cursor.execute(
+                    "UPDATE conversations SET state = ?, bot_turns = ?, unsure_streak = ?, updated_at = ? WHERE id = ?",
+                    (state, bot_turns, unsure_streak, now, conversation_id),
+                )
+            if webhook is not None:
+                cursor.execute("INSERT INTO outbox (payload, next_attempt_at) VALUES (?, ?)", (json.dumps(webhook), time.time()))
+
+        await self._run(save)
+
+    async def transition(
+        self, conversation_id: str, allowed_from: Sequence[str], to_state: str, wanted: str, *, agent: str | None = None, resume: bool = False
+    ) -> ConversationRow:
+        """Move a conversation to `to_state`, or raise IllegalTransition naming its state."""
+        def move(cursor: Cursor) -> ConversationRow:
+            current = self._get(cursor, conversation_id)
+            if current.state not in allowed_from:
+                raise IllegalTransition(conversation_id, current.state, wanted)
+            counters = ", bot_turns = 0, unsure_streak = 0" if resume else ""
+            cursor.execute(
+                f"UPDATE conversations SET state = ?, agent = COALESCE(?, agent), updated_at = ?{counters} WHERE id = ? AND state = ?",
+                (to_state, agent, utc_now(), conversation_id, current.state),
+            )
+            if cursor.rowcount != 1:  # changed under us by another process: report the new state
+                raise IllegalTransition(conversation_id, self._get(cursor, conversation_id).state, wanted)
+            return self._get(cursor, conversation_id)
+
+        return await self._run(move)
+
+    async def add_agent_message(self, conversation_id: str, agent: str, text: str, tokens: int) -> MessageRow:
+        def add(cursor: Cursor) -> MessageRow:
+            current = self._get(cursor, conversation_id)
+            if current.state != "agent_active":
+                raise IllegalTransition(conversation_id, current.state, "send an agent message (claim the conversation first)")
+            [seq] = self._append(cursor, conversation_id, [("agent", text, tokens, agent, None)])
+            cursor.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (utc_now(), conversation_id))
+            cursor.execute(f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND seq = ?", (conversation_id, seq))
+            return _message(cursor.fetchone())
+
+        return await self._run(add)
+
+    async def handoffs(self, state: str, limit: int = 100) -> list[ConversationRow]:
+        """Conversations in `state`, the longest waiting first."""
+        def fetch(cursor: Cursor) -> list[ConversationRow]:
+            cursor.execute(
+                f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE state = ? ORDER BY handoff_at, created_at LIMIT ?",
+                (state, limit),
+            )
+            return [_conversation(r) for r in cursor.fetchall()]
+
+        return await self._run(fetch)
+
+    # webhook outbox -----------------------------------------------------------------------
+
+    async def due_webhooks(self, limit: int, lease_seconds: float) -> list[OutboxRow]:
+        """Claim undelivered webhooks that are due, so no other process sends them meanwhile."""
+        def claim(cursor: Cursor) -> list[OutboxRow]:
+            now = time.time()
+            cursor.execute(
+                "SELECT id, payload, attempts FROM outbox WHERE delivered_at IS NULL AND next_attempt_at <= ? AND lease_until < ? ORDER BY id LIMIT ?",
+                (now, now, limit),
+            )
+            claimed = []
+            for row_id, payload, attempts in cursor.fetchall():
+                cursor.execute("UPDATE outbox SET lease_until = ? WHERE id = ? AND lease_until < ?", (now + lease_seconds, row_id, now))
+                if cursor.rowcount == 1:
+                    claimed.append(OutboxRow(int(row_id), json.loads(payload), int(attempts)))
+            return claimed
+
+        return await self._run(claim)
+
+    async def webhook_delivered(self, row_id: int) -> None:
+        await self._run(lambda c: c.execute("UPDATE outbox SET delivered_at = ?, attempts = attempts + 1 WHERE id = ?", (utc_now(), row_id)))
+
+    async def webhook_failed(self, row_id: int, retry_in: float | None, error: str) -> None:
+        """Record a failed attempt; retry_in None gives up (the row stays, undelivered, for inspection)."""
+        next_at = time.time() + retry_in if retry_in is not None else _NEVER
+        await self._run(
+            lambda c: c.execute(
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, lease_until = 0, last_error = ? WHERE id = ?",
+                (next_at, error[:500], row_id),
+            )
+        )
+
+    async def webhook_rows(self) -> list[tuple[int, int, str | None]]:
+        """(id, attempts, delivered_at) of every webhook, for tests and operations."""
+        def rows(cursor: Cursor) -> list[tuple[int, int, str | None]]:
+            cursor.execute("SELECT id, attempts, delivered_at FROM outbox ORDER BY id")
+            return [(int(a), int(b), c) for a, b, c in cursor.fetchall()]
+
+        return await self._run(rows)
+

@@ -1,0 +1,84 @@
+// The agent console: the queue of hand-offs, claim, the transcript with its hand-off
+// packet, reply, release.
+"use strict";
+
+const queueBox = document.getElementById("queue");
+const activeBox = document.getElementById("active");
+const detail = document.getElementById("detail");
+const packetBox = document.getElementById("packet");
+const log = document.getElementById("log");
+const stateBadge = document.getElementById("state");
+const agentName = document.getElementById("agent");
+agentName.value = localStorage.getItem("supportbot-agent") || agentName.value;
+agentName.addEventListener("change", () => localStorage.setItem("supportbot-agent", agentName.value));
+let selected = null;
+
+function item(packet) {
+  const div = document.createElement("div");
+  div.className = "queue-item" + (packet.conversation_id === selected ? " selected" : "");
+  div.dataset.testid = "queue-item";
+  div.dataset.conversation = packet.conversation_id;
+  const rule = document.createElement("div");
+  rule.className = "rule";
+  rule.textContent = packet.bot + " · " + (packet.rule || "hand-off");
+  const summary = document.createElement("div");
+  summary.className = "summary";
+  summary.textContent = packet.summary;
+  div.append(rule, summary);
+  div.addEventListener("click", () => { selected = packet.conversation_id; refresh(); });
+  return div;
+}
+
+async function refreshQueue() {
+  try {
+    const [waiting, active] = await Promise.all([api("GET", "/v1/handoffs?state=awaiting_agent"), api("GET", "/v1/handoffs?state=agent_active")]);
+    queueBox.replaceChildren(...(waiting.length ? waiting.map(item) : [Object.assign(document.createElement("p"), {className: "summary", textContent: "Nobody is waiting."})]));
+    activeBox.replaceChildren(...active.map(item));
+    showError("");
+  } catch (e) { showError(e.message); }
+}
+
+async function refreshDetail() {
+  if (!selected) { detail.hidden = true; return; }
+  const conversation = await api("GET", "/v1/conversations/" + selected);
+  detail.hidden = false;
+  stateBadge.textContent = conversation.state;
+  stateBadge.dataset.state = conversation.state;
+  stateBadge.className = "badge " + conversation.state;
+  const handoff = conversation.handoff;
+  packetBox.textContent = "Bot " + conversation.bot_id + (handoff ? " · rule " + handoff.rule + ": " + handoff.reason : "")
+    + (conversation.agent ? " · agent " + conversation.agent : "");
+  log.replaceChildren();
+  for (const m of conversation.messages) {
+    bubble(log, m.role, m.text, m.role === "agent" ? (m.author || "agent") : m.role === "bot" ? "Bot" : "Customer");
+  }
+  document.getElementById("claim").disabled = conversation.state !== "awaiting_agent";
+  document.getElementById("resume").disabled = conversation.state !== "agent_active";
+  document.getElementById("close").disabled = conversation.state !== "agent_active";
+  document.getElementById("send").disabled = conversation.state !== "agent_active";
+}
+
+async function refresh() {
+  await refreshQueue();
+  try { await refreshDetail(); } catch (e) { showError(e.message); }
+}
+
+async function act(path, body) {
+  try { await api("POST", "/v1/conversations/" + selected + path, body); showError(""); }
+  catch (e) { showError(e.message); }
+  await refresh();
+}
+
+document.getElementById("claim").addEventListener("click", () => act("/claim", {agent: agentName.value || "agent"}));
+document.getElementById("resume").addEventListener("click", () => act("/release", {resume_bot: true}));
+document.getElementById("close").addEventListener("click", () => act("/release", {resume_bot: false}));
+document.getElementById("compose").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const box = document.getElementById("text");
+  const text = box.value.trim();
+  if (!text) return;
+  box.value = "";
+  await act("/agent-messages", {text});
+});
+refresh();
+setInterval(refresh, 2000);

@@ -1,0 +1,111 @@
+// The customer's web chat: choose a bot, talk, see citations and hand-off state, and
+// receive agent replies live.
+"use strict";
+
+const botSelect = document.getElementById("bot");
+const log = document.getElementById("log");
+const stateBadge = document.getElementById("state");
+const form = document.getElementById("compose");
+const textBox = document.getElementById("text");
+let conversationId = null;
+let eventsAbort = null;
+let lastSeq = 0;
+
+function setState(state) {
+  stateBadge.textContent = {bot_active: "bot", awaiting_agent: "waiting for a person", agent_active: "with a person", closed: "closed"}[state] || state;
+  stateBadge.className = "badge " + state;
+  stateBadge.dataset.state = state;
+}
+
+async function loadBots() {
+  try {
+    const bots = await api("GET", "/v1/bots");
+    botSelect.replaceChildren(...bots.map(b => new Option(b.name + " (" + b.id + ")", b.id)));
+    showError("");
+  } catch (e) { showError("Cannot list bots: " + e.message); }
+}
+
+function newConversation() {
+  conversationId = null;
+  lastSeq = 0;
+  if (eventsAbort) eventsAbort.abort();
+  log.replaceChildren();
+  stateBadge.textContent = "no conversation";
+  stateBadge.className = "badge";
+}
+
+function renderDecision(target, decision) {
+  target.querySelector(".text").textContent = decision.reply;
+  if (decision.citations && decision.citations.length) {
+    const sources = document.createElement("span");
+    sources.className = "sources";
+    sources.textContent = "Sources: " + decision.citations.join(", ");
+    target.appendChild(sources);
+  }
+  if (decision.handoff) notice(log, "Handed off to our team (" + decision.handoff.rule + ")").dataset.testid = "handoff-notice";
+  setState(decision.state);
+}
+
+// Agent messages and state changes, from any server process, as they are stored.
+async function follow() {
+  if (eventsAbort) eventsAbort.abort();
+  eventsAbort = new AbortController();
+  const id = conversationId;
+  while (id === conversationId) {
+    try {
+      const response = await fetch("/v1/conversations/" + id + "/events?after=" + lastSeq, {headers: headers(), signal: eventsAbort.signal});
+      if (!response.ok) throw new Error("HTTP " + response.status);
+      await readEvents(response, (name, data) => {
+        if (name === "state") setState(data.state);
+        if (name === "message") {
+          lastSeq = Math.max(lastSeq, data.seq);
+          if (data.role === "agent") bubble(log, "agent", data.text, data.author || "Support team");
+        }
+      });
+    } catch (e) {
+      if (e.name === "AbortError") return;
+    }
+    await new Promise(r => setTimeout(r, 1000));
+  }
+}
+
+form.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const text = textBox.value.trim();
+  if (!text) return;
+  showError("");
+  textBox.value = "";
+  bubble(log, "customer", text);
+  const reply = bubble(log, "bot", "…", "Assistant");
+  const body = {text};
+  if (conversationId) body.conversation_id = conversationId;
+  try {
+    const response = await fetch("/v1/bots/" + encodeURIComponent(botSelect.value) + "/messages",
+      {method: "POST", headers: headers({"Accept": "text/event-stream"}), body: JSON.stringify(body)});
+    if (!response.ok) {
+      const data = await response.json().catch(() => ({}));
+      reply.remove();
+      showError(typeof data.detail === "string" ? data.detail : "HTTP " + response.status);
+      return;
+    }
+    let streamed = "";
+    await readEvents(response, (name, data) => {
+      if (name === "delta") { streamed += data.text; reply.querySelector(".text").textContent = streamed; }
+      if (name === "decision") {
+        const first = !conversationId;
+        conversationId = data.conversation_id;
+        renderDecision(reply, data);
+        if (first) follow();
+      }
+      if (name === "error") { reply.querySelector(".text").textContent = data.detail; }
+    });
+  } catch (e) {
+    showError("Could not send: " + e.message);
+  }
+});
+
+botSelect.addEventListener("change", newConversation);
+document.getElementById("new").addEventListener("click", newConversation);
+keyInput.addEventListener("change", loadBots);
+textBox.addEventListener("keydown", (e) => { if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); form.requestSubmit(); } });
+loadBots();
