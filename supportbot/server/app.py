@@ -85,6 +85,9 @@ def create_app(settings: ServerSettings, bots: Sequence[Bot] | None = None, env:
             sender = WebhookSender(store, settings.webhook_url, settings.webhook_secret, metrics)
             sender.start()
         state["service"] = SupportService(loaded, engines, store, metrics, webhook_enabled=sender is not None)
+        freed = await state["service"].recover()
+        if freed:
+            log.warning("freed conversations left mid-turn by a crashed process", extra={"conversations": freed})
         state["sender"] = sender
         state["tasks"] = set()
         log.info("ready", extra={"bots": [b.id for b in loaded], "database": settings.database_display()})

@@ -33,6 +33,8 @@ log = logging.getLogger("supportbot.server")
 #: Extra seconds a turn's lease lasts beyond the model's own time budget.
 _LEASE_MARGIN_S = 15.0
 _LAST_MESSAGES = 6
+#: This process's name in the store's queue: host, pid and a random part (pids get reused).
+_OWNER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class UnknownBot(LookupError):
@@ -97,44 +99,46 @@ def handoff_packet(row: ConversationRow, messages: Sequence[MessageRow]) -> dict
     }
 
 
-class _Locks:
-    """One turn per conversation at a time, first come first served, across processes.
+class _Queue:
+    """One turn per conversation at a time, in arrival order, across processes (store tickets)."""
 
-    In a process, waiters queue on an asyncio.Lock (FIFO); the one at the front then takes
-    the conversation's lease in the store, waiting while another process holds it.
-    """
+    GRACE_S = 10.0  # how long the next ticket has to claim its turn before it is skipped
 
     def __init__(self, store: SqlStore, owner: str) -> None:
         self.store = store
         self.owner = owner
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
 
     @asynccontextmanager
-    async def hold(self, conversation_id: str, lease_s: float, wait_s: float) -> AsyncIterator[None]:
-        lock, users = self._locks.get(conversation_id, (asyncio.Lock(), 0))
-        self._locks[conversation_id] = (lock, users + 1)
-        try:
-            async with lock:
-                await self._lease(conversation_id, lease_s, wait_s)
-                try:
-                    yield
-                finally:
-                    await self.store.release_lease(conversation_id, self.owner)
-        finally:
-            lock, users = self._locks[conversation_id]
-            if users <= 1:
-                del self._locks[conversation_id]
-            else:
-                self._locks[conversation_id] = (lock, users - 1)
-
-    async def _lease(self, conversation_id: str, lease_s: float, wait_s: float) -> None:
-        deadline = time.monotonic() + wait_s
-        pause = 0.005
-        while not await self.store.acquire_lease(conversation_id, self.owner, lease_s):
-            if time.monotonic() > deadline:
-                raise Busy(f"conversation {conversation_id} is busy with another message")
+    async def turn(self, conversation_id: str, lease_s: float) -> AsyncIterator[int]:
+        ticket = await self.store.take_ticket(conversation_id, self.GRACE_S)
+        pause = 0.002
+        while (status := await self.store.try_serve(conversation_id, ticket, self.owner, lease_s, self.GRACE_S)) != "serving":
+            if status == "skipped":
+                raise Busy(f"conversation {conversation_id} was busy for too long")
             await asyncio.sleep(pause)
-            pause = min(pause * 2, 0.1)
+            pause = min(pause * 2, 0.05)
+        stored = False
+        try:
+            yield ticket
+            stored = True
+        finally:
+            if not stored:  # the turn failed before storing: let the next message run
+                await self.store.finish_ticket(conversation_id, ticket, self.GRACE_S)
+
+
+def owner_is_dead(owner: str) -> bool:
+    """True for an owner id of a process on this host that no longer runs."""
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return int(pid) == os.getpid() and owner != _OWNER
 
 
 class _RateLimiter:
@@ -169,9 +173,13 @@ class SupportService:
         self.store = store
         self.metrics = metrics
         self.webhook_enabled = webhook_enabled
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self._locks = _Locks(store, self.owner)
+        self.owner = _OWNER
+        self._queue = _Queue(store, self.owner)
         self._rates = _RateLimiter()
+
+    async def recover(self) -> int:
+        """Free conversations whose turn was cut off by a crash of a process on this host."""
+        return await self.store.abandon_tickets(owner_is_dead, _Queue.GRACE_S)
 
     def bot(self, bot_id: str) -> Bot:
         try:
@@ -201,7 +209,7 @@ class SupportService:
         model = bot.config.model
         # Long enough for both attempts (first and repair), retries and backoff included.
         lease = 2 * (model.timeout_s * (model.max_retries + 1) + 8 * model.max_retries) + _LEASE_MARGIN_S
-        async with self._locks.hold(conversation_id, lease, wait_s=lease):
+        async with self._queue.turn(conversation_id, lease) as ticket:
             row = await self.store.get_conversation(conversation_id)
             if row is None:
                 raise ConversationNotFound(conversation_id)
@@ -211,12 +219,12 @@ class SupportService:
                 past=history_from(messages),
             )
             decision = await engine.turn(conversation, text, on_model_delta=on_delta)
-            await self._save(row, conversation, decision, text, engine.counter, messages)
+            await self._save(row, conversation, decision, text, engine.counter, messages, ticket)
         self.metrics.observe_turn(bot_id, decision)
         return TurnResult(decision, conversation.state)
 
     async def _save(self, row: ConversationRow, conversation: Conversation, decision: Decision, text: str,
-                    counter: TokenCounter, earlier: Sequence[MessageRow]) -> None:
+                    counter: TokenCounter, earlier: Sequence[MessageRow], ticket: int) -> None:
         handed_off_now = decision.handoff is not None and row.state == "bot_active"
         stored: list[tuple[str, str, int, str | None, dict[str, Any] | None]] = [
             ("customer", text, counter.count_message({"role": "user", "content": text}), None, decision.model_dump())
@@ -233,6 +241,7 @@ class SupportService:
         await self.store.save_turn(
             row.id, stored, state=conversation.state, bot_turns=conversation.bot_turns,
             unsure_streak=conversation.unsure_streak, handoff=handoff, webhook=webhook,
+            ticket=ticket, grace_s=_Queue.GRACE_S,
         )
 
     # the hand-off lifecycle -------------------------------------------------------------------

@@ -39,8 +39,10 @@ MIGRATIONS: list[list[str]] = [
             handoff_at TEXT,
             metadata TEXT NOT NULL DEFAULT '{}',
             next_seq INTEGER NOT NULL DEFAULT 1,
-            lease_owner TEXT,
-            lease_until DOUBLE PRECISION NOT NULL DEFAULT 0
+            next_ticket INTEGER NOT NULL DEFAULT 0,
+            serving INTEGER NOT NULL DEFAULT 0,
+            serving_until DOUBLE PRECISION NOT NULL DEFAULT 0,
+            serving_owner TEXT
         )""",
         "CREATE INDEX conversations_by_state ON conversations (state, handoff_at)",
         """CREATE TABLE messages (
@@ -202,26 +204,73 @@ class SqlStore:
 
         return await self._run(count)
 
-    # per-conversation lease: one turn at a time, across processes -------------------------
+    # per-conversation queue: one turn at a time, in arrival order, across processes ------
+    #
+    # Each message takes a ticket; the turn whose ticket equals `serving` may run. Storing a
+    # turn advances `serving` in the same transaction. A ticket whose owner died is skipped
+    # once `serving_until` passes: the running turn's lease, or the grace period the next
+    # ticket gets to claim its place.
 
-    async def acquire_lease(self, conversation_id: str, owner: str, seconds: float) -> bool:
-        def acquire(cursor: Cursor) -> bool:
-            now = time.time()
+    async def take_ticket(self, conversation_id: str, grace_s: float = 10.0) -> int:
+        def take(cursor: Cursor) -> int:
+            # On an idle queue this ticket is served next: its grace period starts now.
             cursor.execute(
-                "UPDATE conversations SET lease_owner = ?, lease_until = ? WHERE id = ? AND (lease_owner IS NULL OR lease_until < ? OR lease_owner = ?)",
-                (owner, now + seconds, conversation_id, now, owner),
+                "UPDATE conversations SET next_ticket = next_ticket + 1, "
+                "serving_until = CASE WHEN serving = next_ticket THEN ? ELSE serving_until END "
+                "WHERE id = ? RETURNING next_ticket",
+                (time.time() + grace_s, conversation_id),
             )
-            return cursor.rowcount == 1
+            row = cursor.fetchone()
+            if row is None:
+                raise UnknownConversation(conversation_id)
+            return int(row[0]) - 1
 
-        return await self._run(acquire)
+        return await self._run(take)
 
-    async def release_lease(self, conversation_id: str, owner: str) -> None:
-        await self._run(
-            lambda c: c.execute(
-                "UPDATE conversations SET lease_owner = NULL, lease_until = 0 WHERE id = ? AND lease_owner = ?",
-                (conversation_id, owner),
-            )
+    async def try_serve(self, conversation_id: str, ticket: int, owner: str, lease_s: float, grace_s: float) -> str:
+        """"serving" when this ticket may run now, "waiting", or "skipped" (it waited too long)."""
+        def attempt(cursor: Cursor) -> str:
+            now = time.time()
+            cursor.execute("SELECT serving, serving_until FROM conversations WHERE id = ?", (conversation_id,))
+            serving, until = cursor.fetchone()
+            if serving == ticket:
+                cursor.execute(
+                    "UPDATE conversations SET serving_until = ?, serving_owner = ? WHERE id = ? AND serving = ?",
+                    (now + lease_s, owner, conversation_id, ticket),
+                )
+                return "serving"
+            if serving > ticket:
+                return "skipped"
+            if until < now:  # the ticket being served was abandoned
+                self._advance(cursor, conversation_id, serving, grace_s)
+            return "waiting"
+
+        return await self._run(attempt)
+
+    @staticmethod
+    def _advance(cursor: Cursor, conversation_id: str, ticket: int, grace_s: float) -> None:
+        cursor.execute(
+            "UPDATE conversations SET serving = serving + 1, serving_until = ?, serving_owner = NULL WHERE id = ? AND serving = ?",
+            (time.time() + grace_s, conversation_id, ticket),
         )
+
+    async def finish_ticket(self, conversation_id: str, ticket: int, grace_s: float) -> None:
+        """Give up a ticket without storing a turn (the turn failed)."""
+        await self._run(lambda c: self._advance(c, conversation_id, ticket, grace_s))
+
+    async def abandon_tickets(self, is_dead: Callable[[str], bool], grace_s: float) -> int:
+        """Skip the tickets being served by owners that are known to be dead (a crashed
+        process on this host); returns how many conversations were freed."""
+        def abandon(cursor: Cursor) -> int:
+            cursor.execute("SELECT id, serving, serving_owner FROM conversations WHERE serving_owner IS NOT NULL AND serving_until > ?", (time.time(),))
+            freed = 0
+            for conversation_id, serving, owner in cursor.fetchall():
+                if is_dead(owner):
+                    self._advance(cursor, conversation_id, serving, grace_s)
+                    freed += 1
+            return freed
+
+        return await self._run(abandon)
 
     # writes -----------------------------------------------------------------------------
 
@@ -253,10 +302,15 @@ class SqlStore:
         unsure_streak: int,
         handoff: tuple[str, str] | None,
         webhook: dict[str, Any] | None,
+        ticket: int | None = None,
+        grace_s: float = 10.0,
     ) -> None:
-        """Store a finished turn and the state it leads to, atomically, with its webhook."""
+        """Store a finished turn and the state it leads to, atomically, with its webhook,
+        and let the next ticket of the conversation run."""
         def save(cursor: Cursor) -> None:
             self._append(cursor, conversation_id, messages)
+            if ticket is not None:
+                self._advance(cursor, conversation_id, ticket, grace_s)
             now = utc_now()
             if handoff:
                 cursor.execute(
