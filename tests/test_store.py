@@ -113,35 +113,38 @@ async def test_tickets_serve_a_conversation_in_arrival_order_across_stores(datab
     try:
         first, second, third = await store.take_ticket(cid), await other.take_ticket(cid), await store.take_ticket(cid)
         assert (first, second, third) == (0, 1, 2)
-        assert await other.try_serve(cid, second, "two", 30, 10) == "waiting"
-        assert await store.try_serve(cid, first, "one", 30, 10) == "serving"
+        assert (await other.try_serve(cid, second, "two", 30, 10))[0] == "waiting"
+        status, row, messages = await store.try_serve(cid, first, "one", 30, 10)
+        assert (status, row.id, messages) == ("serving", cid, [])
         await store.save_turn(cid, [customer("a")], state="bot_active", bot_turns=1, unsure_streak=0,
                               handoff=None, webhook=None, ticket=first)
-        assert await store.try_serve(cid, third, "one", 30, 10) == "waiting"
-        assert await other.try_serve(cid, second, "two", 30, 10) == "serving"
+        assert (await store.try_serve(cid, third, "one", 30, 10))[0] == "waiting"
+        status, _, messages = await other.try_serve(cid, second, "two", 30, 10)
+        assert status == "serving" and [m.text for m in messages] == ["a"]  # loaded with the turn
         await other.finish_ticket(cid, second, 10)  # a failed turn also lets the next one run
-        assert await store.try_serve(cid, third, "one", 30, 10) == "serving"
+        assert (await store.try_serve(cid, third, "one", 30, 10))[0] == "serving"
     finally:
         await other.close()
 
 
 async def test_an_abandoned_ticket_is_skipped_once_its_time_is_up(store):
     cid = await new_conversation(store)
-    dead, alive = await store.take_ticket(cid), await store.take_ticket(cid)
-    assert await store.try_serve(cid, dead, "crashed", 0.05, 10) == "serving"
-    assert await store.try_serve(cid, alive, "me", 30, 10) == "waiting"
+    dead, status, _, _ = await store.begin_turn(cid, "crashed", 0.05, 10)
+    assert status == "serving"
+    alive, status, _, _ = await store.begin_turn(cid, "me", 30, 10)
+    assert status == "waiting"
     await asyncio.sleep(0.1)
-    assert await store.try_serve(cid, alive, "me", 30, 10) == "waiting"  # skips the dead ticket...
-    assert await store.try_serve(cid, alive, "me", 30, 10) == "serving"  # ...and serves the next
-    assert await store.try_serve(cid, dead, "crashed", 30, 10) == "skipped"
+    assert (await store.try_serve(cid, alive, "me", 30, 10))[0] == "waiting"  # skips the dead ticket...
+    assert (await store.try_serve(cid, alive, "me", 30, 10))[0] == "serving"  # ...and serves the next
+    assert (await store.try_serve(cid, dead, "crashed", 30, 10))[0] == "skipped"
 
 
 async def test_tickets_of_dead_owners_are_freed_at_once(store):
     cid = await new_conversation(store)
-    ticket = await store.take_ticket(cid)
-    assert await store.try_serve(cid, ticket, "host:999999:gone", 300, 10) == "serving"
+    _, status, _, _ = await store.begin_turn(cid, "host:999999:gone", 300, 10)
+    assert status == "serving"
     assert await store.abandon_tickets(lambda owner: owner.startswith("host:999999"), 10) == 1
-    assert await store.try_serve(cid, await store.take_ticket(cid), "me", 30, 10) == "serving"
+    assert (await store.begin_turn(cid, "me", 30, 10))[1] == "serving"
 
 
 async def test_concurrent_appends_never_share_a_sequence_number(store):

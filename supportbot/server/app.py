@@ -17,6 +17,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .._version import __version__
 from ..bot import Bot
@@ -117,7 +118,7 @@ def create_app(settings: ServerSettings, bots: Sequence[Bot] | None = None, env:
         return state["service"]  # type: ignore[no-any-return]
 
     _errors(app, metrics)
-    _request_log(app)
+    app.add_middleware(_RequestLog)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:
@@ -143,13 +144,16 @@ def create_app(settings: ServerSettings, bots: Sequence[Bot] | None = None, env:
               responses={200: {"content": {"text/event-stream": {}}}, 404: {}, 409: {}, 413: {}, 422: {}, 429: {}})
     async def post_message(bot_id: str, body: MessageIn, accept: Annotated[str | None, Header()] = None) -> Any:
         svc = service()
-        conversation_id = await svc.prepare(bot_id, body.conversation_id, body.text, body.metadata)
+        svc.check(bot_id, body.conversation_id, body.text)
         if accept and "text/event-stream" in accept:
-            return _stream_turn(svc, state["tasks"], state["sender"], bot_id, conversation_id, body.text)
-        result = await svc.run_turn(bot_id, conversation_id, body.text)
+            if body.conversation_id:  # a 404 must come before the stream starts
+                await svc.check_conversation(bot_id, body.conversation_id)
+            return _stream_turn(svc, state["tasks"], state["sender"], bot_id, body.conversation_id, body.text, body.metadata)
+        result = await svc.run_turn(bot_id, body.conversation_id, body.text, metadata=body.metadata)
         if result.decision.handoff and state["sender"]:
             state["sender"].wake()
-        return TurnOut(**result.decision.model_dump(), state=result.state)
+        # Serialised once, here; a returned Response skips FastAPI's second validation.
+        return Response(TurnOut(**result.decision.model_dump(), state=result.state).model_dump_json(), media_type="application/json")
 
     @app.get("/v1/conversations/{conversation_id}", tags=["customer"], dependencies=[anyone], response_model=ConversationOut)
     async def get_conversation(conversation_id: str) -> ConversationOut:
@@ -213,7 +217,7 @@ def _sse(event: str, data: Any) -> str:
 
 
 def _stream_turn(svc: SupportService, tasks: set[asyncio.Task[None]], sender: WebhookSender | None,
-                 bot_id: str, conversation_id: str, text: str) -> StreamingResponse:
+                 bot_id: str, conversation_id: str | None, text: str, metadata: dict[str, Any]) -> StreamingResponse:
     """Stream reply text as the model writes it, then the validated decision."""
     queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
     extractor = ReplyStream()
@@ -225,7 +229,7 @@ def _stream_turn(svc: SupportService, tasks: set[asyncio.Task[None]], sender: We
 
     async def run() -> None:
         try:
-            result = await svc.run_turn(bot_id, conversation_id, text, on_delta)
+            result = await svc.run_turn(bot_id, conversation_id, text, on_delta, metadata)
             if result.decision.handoff and sender:
                 sender.wake()
             queue.put_nowait(("decision", {**result.decision.model_dump(), "state": result.state}))
@@ -314,25 +318,41 @@ def _errors(app: FastAPI, metrics: Metrics) -> None:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         metrics.errors.labels("internal").inc()
-        request_id = request.state.__dict__.get("request_id", "-")
+        request_id = request.scope.get("state", {}).get("request_id", "-")
         log.error("unhandled error", exc_info=exc, extra={"request_id": request_id})
         return detail(500, f"internal error (request {request_id}); the message was not lost if a response said so")
 
 
-def _request_log(app: FastAPI) -> None:
-    access = logging.getLogger("supportbot.access")
+class _RequestLog:
+    """One JSON log line per request: method, path, status, time. Never headers (keys) or
+    bodies (customer text). Plain ASGI: a BaseHTTPMiddleware costs a task group per request."""
 
-    @app.middleware("http")
-    async def log_request(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        request.state.request_id = uuid.uuid4().hex[:12]
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.log = logging.getLogger("supportbot.access")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = uuid.uuid4().hex[:12]
+        scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
-        response = await call_next(request)
-        # Method, route and status only: never headers (keys) or bodies (customer text).
-        access.info("request", extra={
-            "request_id": request.state.request_id, "method": request.method, "path": request.url.path,
-            "status": response.status_code, "ms": round((time.perf_counter() - started) * 1000, 2),
-        })
-        return response
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            self.log.info("request", extra={
+                "request_id": request_id, "method": scope["method"], "path": scope["path"],
+                "status": status, "ms": round((time.perf_counter() - started) * 1000, 2),
+            })
 
 
 def app_from_env() -> FastAPI:

@@ -109,17 +109,20 @@ class _Queue:
         self.owner = owner
 
     @asynccontextmanager
-    async def turn(self, conversation_id: str, lease_s: float) -> AsyncIterator[int]:
-        ticket = await self.store.take_ticket(conversation_id, self.GRACE_S)
+    async def turn(self, conversation_id: str, lease_s: float, **begin: Any) -> AsyncIterator[tuple[int, ConversationRow, list[MessageRow]]]:
+        """Wait for this conversation's turn; yields the ticket, the conversation and its messages."""
+        ticket, status, row, messages = await self.store.begin_turn(conversation_id, self.owner, lease_s, self.GRACE_S, **begin)
         pause = 0.002
-        while (status := await self.store.try_serve(conversation_id, ticket, self.owner, lease_s, self.GRACE_S)) != "serving":
+        while status != "serving":
             if status == "skipped":
                 raise Busy(f"conversation {conversation_id} was busy for too long")
             await asyncio.sleep(pause)
             pause = min(pause * 2, 0.05)
+            status, row, messages = await self.store.try_serve(conversation_id, ticket, self.owner, lease_s, self.GRACE_S)
+        assert row is not None
         stored = False
         try:
-            yield ticket
+            yield ticket, row, messages
             stored = True
         finally:
             if not stored:  # the turn failed before storing: let the next message run
@@ -148,6 +151,7 @@ class _RateLimiter:
         self._seen: dict[str, deque[float]] = {}
 
     def check(self, conversation_id: str, limit: int) -> None:
+        """Count a message, or raise RateLimited when the window is full."""
         now = time.monotonic()
         window = self._seen.setdefault(conversation_id, deque())
         while window and now - window[0] > 60:
@@ -187,39 +191,44 @@ class SupportService:
         except KeyError:
             raise UnknownBot(f"no bot '{bot_id}' (this server has: {', '.join(sorted(self.bots))})") from None
 
-    async def prepare(self, bot_id: str, conversation_id: str | None, text: str, metadata: dict[str, Any]) -> str:
-        """Every check that can refuse a message, before anything is stored or streamed.
-
-        Returns the conversation id (a new conversation when none was given)."""
+    def check(self, bot_id: str, conversation_id: str | None, text: str) -> None:
+        """The checks that need no database: the bot, the message, the rate limit."""
         bot = self.bot(bot_id)
         check_message(text, bot.config.limits.max_message_chars)
-        if conversation_id is None:
-            row = await self.store.create_conversation(uuid.uuid4().hex, bot_id, metadata)
-            conversation_id = row.id
-        else:
-            found = await self.store.get_conversation(conversation_id)
-            if found is None or found.bot_id != bot_id:  # another bot's conversation is not found either
-                raise ConversationNotFound(f"no conversation '{conversation_id}' for bot '{bot_id}'")
-        self._rates.check(conversation_id, bot.config.limits.messages_per_minute)
-        return conversation_id
+        if conversation_id is not None:
+            self._rates.check(conversation_id, bot.config.limits.messages_per_minute)
 
-    async def run_turn(self, bot_id: str, conversation_id: str, text: str, on_delta: DeltaCallback | None = None) -> TurnResult:
-        """One customer message, stored with its decision before this returns."""
+    async def check_conversation(self, bot_id: str, conversation_id: str) -> None:
+        """404 unless the conversation exists and belongs to this bot (another bot's
+        conversation is not found either)."""
+        found = await self.store.get_conversation(conversation_id)
+        if found is None or found.bot_id != bot_id:
+            raise ConversationNotFound(f"no conversation '{conversation_id}' for bot '{bot_id}'")
+
+    async def run_turn(self, bot_id: str, conversation_id: str | None, text: str, on_delta: DeltaCallback | None = None,
+                       metadata: dict[str, Any] | None = None) -> TurnResult:
+        """One customer message, stored with its decision before this returns.
+
+        Without a conversation id, a new conversation starts (in the same transaction)."""
         bot, engine = self.bots[bot_id], self.engines[bot_id]
         model = bot.config.model
         # Long enough for both attempts (first and repair), retries and backoff included.
         lease = 2 * (model.timeout_s * (model.max_retries + 1) + 8 * model.max_retries) + _LEASE_MARGIN_S
-        async with self._queue.turn(conversation_id, lease) as ticket:
-            row = await self.store.get_conversation(conversation_id)
-            if row is None:
-                raise ConversationNotFound(conversation_id)
-            messages = await self.store.messages(conversation_id)
-            conversation = Conversation(
-                bot_id, row.id, row.state, bot_turns=row.bot_turns, unsure_streak=row.unsure_streak,  # type: ignore[arg-type]
-                past=history_from(messages),
-            )
-            decision = await engine.turn(conversation, text, on_model_delta=on_delta)
-            await self._save(row, conversation, decision, text, engine.counter, messages, ticket)
+        new = conversation_id is None
+        conversation_id = conversation_id or uuid.uuid4().hex
+        try:
+            queued = self._queue.turn(conversation_id, lease, create_for=bot_id if new else None, bot_id=bot_id, metadata=metadata)
+            async with queued as (ticket, row, messages):
+                conversation = Conversation(
+                    bot_id, row.id, row.state, bot_turns=row.bot_turns, unsure_streak=row.unsure_streak,  # type: ignore[arg-type]
+                    past=history_from(messages),
+                )
+                decision = await engine.turn(conversation, text, on_model_delta=on_delta)
+                await self._save(row, conversation, decision, text, engine.counter, messages, ticket)
+        except UnknownConversation:
+            raise ConversationNotFound(f"no conversation '{conversation_id}' for bot '{bot_id}'") from None
+        if new:  # the first message of a conversation counts towards its rate limit too
+            self._rates.check(conversation_id, bot.config.limits.messages_per_minute)
         self.metrics.observe_turn(bot_id, decision)
         return TurnResult(decision, conversation.state)
 

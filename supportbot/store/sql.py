@@ -187,14 +187,24 @@ class SqlStore:
         return await self._run(get)
 
     async def messages(self, conversation_id: str, after_seq: int = 0) -> list[MessageRow]:
-        def fetch(cursor: Cursor) -> list[MessageRow]:
-            cursor.execute(
-                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND seq > ? ORDER BY seq",
-                (conversation_id, after_seq),
-            )
-            return [_message(r) for r in cursor.fetchall()]
+        return await self._run(lambda c: self._messages(c, conversation_id, after_seq))
 
-        return await self._run(fetch)
+    @staticmethod
+    def _history(cursor: Cursor, conversation_id: str) -> list[MessageRow]:
+        """The messages without their stored decisions: what a turn needs, cheaper to load."""
+        cursor.execute(
+            "SELECT conversation_id, seq, role, text, created_at, tokens, author FROM messages WHERE conversation_id = ? ORDER BY seq",
+            (conversation_id,),
+        )
+        return [MessageRow(*row) for row in cursor.fetchall()]
+
+    @staticmethod
+    def _messages(cursor: Cursor, conversation_id: str, after_seq: int = 0) -> list[MessageRow]:
+        cursor.execute(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND seq > ? ORDER BY seq",
+            (conversation_id, after_seq),
+        )
+        return [_message(r) for r in cursor.fetchall()]
 
     async def count_messages(self) -> dict[str, int]:
         """Messages per role, all conversations (for load tests and operations)."""
@@ -212,40 +222,77 @@ class SqlStore:
     # ticket gets to claim its place.
 
     async def take_ticket(self, conversation_id: str, grace_s: float = 10.0) -> int:
-        def take(cursor: Cursor) -> int:
-            # On an idle queue this ticket is served next: its grace period starts now.
-            cursor.execute(
-                "UPDATE conversations SET next_ticket = next_ticket + 1, "
-                "serving_until = CASE WHEN serving = next_ticket THEN ? ELSE serving_until END "
-                "WHERE id = ? RETURNING next_ticket",
-                (time.time() + grace_s, conversation_id),
-            )
-            row = cursor.fetchone()
-            if row is None:
-                raise UnknownConversation(conversation_id)
-            return int(row[0]) - 1
+        return await self._run(lambda c: self._take(c, conversation_id, grace_s))
 
-        return await self._run(take)
+    @staticmethod
+    def _take(cursor: Cursor, conversation_id: str, grace_s: float) -> int:
+        # On an idle queue this ticket is served next: its grace period starts now.
+        cursor.execute(
+            "UPDATE conversations SET next_ticket = next_ticket + 1, "
+            "serving_until = CASE WHEN serving = next_ticket THEN ? ELSE serving_until END "
+            "WHERE id = ? RETURNING next_ticket",
+            (time.time() + grace_s, conversation_id),
+        )
+        row = cursor.fetchone()
+        if row is None:
+            raise UnknownConversation(conversation_id)
+        return int(row[0]) - 1
 
-    async def try_serve(self, conversation_id: str, ticket: int, owner: str, lease_s: float, grace_s: float) -> str:
-        """"serving" when this ticket may run now, "waiting", or "skipped" (it waited too long)."""
-        def attempt(cursor: Cursor) -> str:
-            now = time.time()
-            cursor.execute("SELECT serving, serving_until FROM conversations WHERE id = ?", (conversation_id,))
-            serving, until = cursor.fetchone()
-            if serving == ticket:
+    async def begin_turn(
+        self, conversation_id: str, owner: str, lease_s: float, grace_s: float, *, create_for: str | None = None,
+        bot_id: str | None = None, metadata: dict[str, Any] | None = None,
+    ) -> tuple[int, str, ConversationRow | None, list[MessageRow]]:
+        """Take a ticket and, when the queue is free, start serving it and load the
+        conversation, all in one transaction: the common case costs one round trip.
+
+        `create_for` creates the conversation first (a new one, for that bot); `bot_id`
+        makes another bot's conversation count as unknown."""
+        def begin(cursor: Cursor) -> tuple[int, str, ConversationRow | None, list[MessageRow]]:
+            if create_for is not None:
+                now = utc_now()
                 cursor.execute(
-                    "UPDATE conversations SET serving_until = ?, serving_owner = ? WHERE id = ? AND serving = ?",
-                    (now + lease_s, owner, conversation_id, ticket),
+                    "INSERT INTO conversations (id, bot_id, state, created_at, updated_at, metadata) VALUES (?, ?, 'bot_active', ?, ?, ?)",
+                    (conversation_id, create_for, now, now, json.dumps(metadata or {})),
                 )
-                return "serving"
-            if serving > ticket:
-                return "skipped"
-            if until < now:  # the ticket being served was abandoned
-                self._advance(cursor, conversation_id, serving, grace_s)
-            return "waiting"
+            elif bot_id is not None:
+                cursor.execute("SELECT bot_id FROM conversations WHERE id = ?", (conversation_id,))
+                found = cursor.fetchone()
+                if found is None or found[0] != bot_id:
+                    raise UnknownConversation(conversation_id)
+            ticket = self._take(cursor, conversation_id, grace_s)
+            status = self._attempt(cursor, conversation_id, ticket, owner, lease_s, grace_s)
+            if status != "serving":
+                return ticket, status, None, []
+            return ticket, status, self._get(cursor, conversation_id), self._history(cursor, conversation_id)
+
+        return await self._run(begin)
+
+    async def try_serve(self, conversation_id: str, ticket: int, owner: str, lease_s: float, grace_s: float) -> tuple[str, ConversationRow | None, list[MessageRow]]:
+        """("serving", the conversation, its messages) when this ticket may run now;
+        else ("waiting" | "skipped", None, [])."""
+        def attempt(cursor: Cursor) -> tuple[str, ConversationRow | None, list[MessageRow]]:
+            status = self._attempt(cursor, conversation_id, ticket, owner, lease_s, grace_s)
+            if status != "serving":
+                return status, None, []
+            return status, self._get(cursor, conversation_id), self._history(cursor, conversation_id)
 
         return await self._run(attempt)
+
+    def _attempt(self, cursor: Cursor, conversation_id: str, ticket: int, owner: str, lease_s: float, grace_s: float) -> str:
+        now = time.time()
+        cursor.execute("SELECT serving, serving_until FROM conversations WHERE id = ?", (conversation_id,))
+        serving, until = cursor.fetchone()
+        if serving == ticket:
+            cursor.execute(
+                "UPDATE conversations SET serving_until = ?, serving_owner = ? WHERE id = ? AND serving = ?",
+                (now + lease_s, owner, conversation_id, ticket),
+            )
+            return "serving"
+        if serving > ticket:
+            return "skipped"
+        if until < now:  # the ticket being served was abandoned
+            self._advance(cursor, conversation_id, serving, grace_s)
+        return "waiting"
 
     @staticmethod
     def _advance(cursor: Cursor, conversation_id: str, ticket: int, grace_s: float) -> None:

@@ -1,0 +1,74 @@
+"""The web chat and the agent console, driven in a real headless Chromium (Debian's)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+
+import pytest
+
+from conftest import REPO
+from server_helpers import ServerProcess
+
+CHROMIUM = os.environ.get("SUPPORTBOT_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')")
+    if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium, or set SUPPORTBOT_CHROMIUM)")
+    with playwright_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def server(tmp_path) -> Iterator[ServerProcess]:
+    process = ServerProcess([str(REPO / "bots"), "--db", f"sqlite:///{tmp_path / 'pages.db'}"])
+    yield process
+    process.stop()
+
+
+def test_handoff_agent_reply_release_and_the_bot_answers_again(browser, server, tmp_path):
+    customer = browser.new_page()  # type: ignore[attr-defined]
+    agent = browser.new_page()  # type: ignore[attr-defined]
+    customer.goto(server.url + "/")
+    customer.select_option("[data-testid=bot]", "bean-there")
+
+    def say(text: str) -> None:
+        customer.fill("[data-testid=text]", text)
+        customer.click("[data-testid=send]")
+
+    say("How long does delivery take?")
+    customer.wait_for_selector("text=Sources: delivery-times")
+    say("can I speak to a real person")
+    customer.wait_for_selector("[data-testid=handoff-notice]")
+    customer.wait_for_selector("[data-testid=state][data-state=awaiting_agent]")
+
+    agent.goto(server.url + "/agent")
+    agent.fill("[data-testid=agent-name]", "Maria")
+    agent.dispatch_event("[data-testid=agent-name]", "change")
+    agent.click("[data-testid=queue-item]")
+    agent.wait_for_selector("[data-testid=packet] >> text=asks-for-human")
+    agent.click("[data-testid=claim]")
+    agent.wait_for_selector("[data-testid=state][data-state=agent_active]")
+    agent.fill("[data-testid=reply-text]", "Hi, this is Maria. How can I help?")
+    agent.click("[data-testid=reply-send]")
+
+    customer.wait_for_selector(".msg.agent >> text=Hi, this is Maria. How can I help?", timeout=15_000)
+    customer.wait_for_selector("[data-testid=state][data-state=agent_active]")
+    customer.screenshot(path=str(tmp_path / "chat.png"))
+    agent.screenshot(path=str(tmp_path / "agent.png"))
+
+    agent.click("[data-testid=resume]")
+    agent.wait_for_selector("[data-testid=state][data-state=bot_active]")
+    customer.wait_for_selector("[data-testid=state][data-state=bot_active]", timeout=15_000)
+    say("How should I store my coffee?")
+    customer.wait_for_selector("text=Sources: storing-coffee")
+    bot_replies = customer.locator(".msg.bot .text").all_inner_texts()
+    assert bot_replies[-1].startswith("Keep coffee in its resealable bag")
