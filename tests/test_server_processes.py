@@ -35,7 +35,9 @@ def user_messages(request) -> list[str]:
     return [m["content"] for m in request.messages if m["role"] == "user"]
 
 
-def concurrent_turns(urls: list[str], cid: str, texts: list[str], stagger_s: float) -> None:
+def concurrent_turns(urls: list[str], cid: str, texts: list[str], stagger_s: float = 0.1) -> None:
+    """Send messages `stagger_s` apart, each before the previous one is answered (the model
+    takes longer), so they queue; the spacing keeps their arrival order unambiguous."""
     threads = []
     for i, text in enumerate(texts):
         thread = threading.Thread(target=send, args=(urls[i % len(urls)], text, cid))
@@ -54,13 +56,13 @@ def assert_serialised(server: FakeOpenAI, cid_texts: list[str]) -> None:
 
 
 def test_messages_to_one_conversation_run_one_at_a_time_in_order(tmp_path, write):
-    with FakeOpenAI(delay_s=0.15) as fake:
+    with FakeOpenAI(delay_s=0.3) as fake:
         bot = model_bot(write, fake)
         server = ServerProcess([str(bot), "--db", f"sqlite:///{tmp_path / 's.db'}"])
         try:
             cid = send(server.url, "Where is my package? 0")["conversation_id"]
             texts = [f"Where is my package? {i}" for i in range(1, 6)]
-            concurrent_turns([server.url], cid, texts, stagger_s=0.03)
+            concurrent_turns([server.url], cid, texts)
             transcript = httpx.get(f"{server.url}/v1/conversations/{cid}").json()
         finally:
             server.stop()
@@ -69,7 +71,7 @@ def test_messages_to_one_conversation_run_one_at_a_time_in_order(tmp_path, write
 
 
 def test_two_servers_sharing_postgresql_continue_each_others_conversations_in_order(tmp_path, write):
-    with postgres_schema() as database, FakeOpenAI(delay_s=0.15) as fake:
+    with postgres_schema() as database, FakeOpenAI(delay_s=0.3) as fake:
         bot = model_bot(write, fake)
         one = ServerProcess([str(bot), "--db", database])
         two = ServerProcess([str(bot), "--db", database])
@@ -79,7 +81,7 @@ def test_two_servers_sharing_postgresql_continue_each_others_conversations_in_or
             assert second["conversation_id"] == cid
             assert user_messages(fake.chat_requests[1]) == ["Where is my package?", "How long does delivery take?"]
             texts = [f"Returns? {i}" for i in range(6)]
-            concurrent_turns([one.url, two.url], cid, texts, stagger_s=0.03)
+            concurrent_turns([one.url, two.url], cid, texts)
             transcript = httpx.get(f"{two.url}/v1/conversations/{cid}").json()
         finally:
             one.stop()

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from pg import postgres_schema
-from supportbot.store import IllegalTransition, SqlStore, StoreError, open_store
+from supportbot.store import IllegalTransition, SqlStore, StoreError, UnknownConversation, open_store
 from supportbot.store.sql import MIGRATIONS
 
 pytestmark = pytest.mark.anyio
@@ -111,11 +111,11 @@ async def test_tickets_serve_a_conversation_in_arrival_order_across_stores(datab
     other = open_store(database_url)  # a second process's store on the same database
     await other.open()
     try:
-        first, second, third = await store.take_ticket(cid), await other.take_ticket(cid), await store.take_ticket(cid)
-        assert (first, second, third) == (0, 1, 2)
-        assert (await other.try_serve(cid, second, "two", 30, 10))[0] == "waiting"
-        status, row, messages = await store.try_serve(cid, first, "one", 30, 10)
-        assert (status, row.id, messages) == ("serving", cid, [])
+        first, status, row, messages = await store.begin_turn(cid, "one", 30, 10)
+        assert (first, status, row.id, messages) == (0, "serving", cid, [])
+        second, status, _, _ = await other.begin_turn(cid, "two", 30, 10)
+        third, status_third, _, _ = await store.begin_turn(cid, "one", 30, 10)
+        assert (second, status, third, status_third) == (1, "waiting", 2, "waiting")
         await store.save_turn(cid, [customer("a")], state="bot_active", bot_turns=1, unsure_streak=0,
                               handoff=None, webhook=None, ticket=first)
         assert (await store.try_serve(cid, third, "one", 30, 10))[0] == "waiting"
@@ -125,6 +125,15 @@ async def test_tickets_serve_a_conversation_in_arrival_order_across_stores(datab
         assert (await store.try_serve(cid, third, "one", 30, 10))[0] == "serving"
     finally:
         await other.close()
+
+
+async def test_a_turn_for_another_bots_or_a_missing_conversation_is_refused(store):
+    cid = await new_conversation(store, bot="shop")
+    for conversation, bot in ((cid, "billing"), ("missing", "shop")):
+        with pytest.raises(UnknownConversation):
+            await store.begin_turn(conversation, "me", 30, 10, bot_id=bot)
+    ticket, status, row, _ = await store.begin_turn("fresh", "me", 30, 10, create_for="shop", metadata={"a": 1})
+    assert (ticket, status, row.bot_id, row.metadata) == (0, "serving", "shop", {"a": 1})
 
 
 async def test_an_abandoned_ticket_is_skipped_once_its_time_is_up(store):

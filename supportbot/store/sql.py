@@ -221,23 +221,6 @@ class SqlStore:
     # once `serving_until` passes: the running turn's lease, or the grace period the next
     # ticket gets to claim its place.
 
-    async def take_ticket(self, conversation_id: str, grace_s: float = 10.0) -> int:
-        return await self._run(lambda c: self._take(c, conversation_id, grace_s))
-
-    @staticmethod
-    def _take(cursor: Cursor, conversation_id: str, grace_s: float) -> int:
-        # On an idle queue this ticket is served next: its grace period starts now.
-        cursor.execute(
-            "UPDATE conversations SET next_ticket = next_ticket + 1, "
-            "serving_until = CASE WHEN serving = next_ticket THEN ? ELSE serving_until END "
-            "WHERE id = ? RETURNING next_ticket",
-            (time.time() + grace_s, conversation_id),
-        )
-        row = cursor.fetchone()
-        if row is None:
-            raise UnknownConversation(conversation_id)
-        return int(row[0]) - 1
-
     async def begin_turn(
         self, conversation_id: str, owner: str, lease_s: float, grace_s: float, *, create_for: str | None = None,
         bot_id: str | None = None, metadata: dict[str, Any] | None = None,
@@ -248,22 +231,29 @@ class SqlStore:
         `create_for` creates the conversation first (a new one, for that bot); `bot_id`
         makes another bot's conversation count as unknown."""
         def begin(cursor: Cursor) -> tuple[int, str, ConversationRow | None, list[MessageRow]]:
+            now = time.time()
             if create_for is not None:
-                now = utc_now()
+                stamp = utc_now()
                 cursor.execute(
                     "INSERT INTO conversations (id, bot_id, state, created_at, updated_at, metadata) VALUES (?, ?, 'bot_active', ?, ?, ?)",
-                    (conversation_id, create_for, now, now, json.dumps(metadata or {})),
+                    (conversation_id, create_for, stamp, stamp, json.dumps(metadata or {})),
                 )
-            elif bot_id is not None:
-                cursor.execute("SELECT bot_id FROM conversations WHERE id = ?", (conversation_id,))
-                found = cursor.fetchone()
-                if found is None or found[0] != bot_id:
-                    raise UnknownConversation(conversation_id)
-            ticket = self._take(cursor, conversation_id, grace_s)
-            status = self._attempt(cursor, conversation_id, ticket, owner, lease_s, grace_s)
+            # Take a ticket; on an idle queue it is served next, so its grace period starts now.
+            cursor.execute(
+                "UPDATE conversations SET next_ticket = next_ticket + 1, "
+                "serving_until = CASE WHEN serving = next_ticket THEN ? ELSE serving_until END "
+                "WHERE id = ? AND bot_id = COALESCE(?, bot_id) RETURNING next_ticket, serving, serving_until",
+                (now + grace_s, conversation_id, bot_id),
+            )
+            taken = cursor.fetchone()
+            if taken is None:
+                raise UnknownConversation(conversation_id)
+            ticket, serving, until = int(taken[0]) - 1, int(taken[1]), float(taken[2])
+            status = self._status(cursor, conversation_id, ticket, serving, until, grace_s, now)
             if status != "serving":
                 return ticket, status, None, []
-            return ticket, status, self._get(cursor, conversation_id), self._history(cursor, conversation_id)
+            row = self._claim(cursor, conversation_id, ticket, owner, now + lease_s)
+            return ticket, status, row, self._history(cursor, conversation_id)
 
         return await self._run(begin)
 
@@ -271,28 +261,32 @@ class SqlStore:
         """("serving", the conversation, its messages) when this ticket may run now;
         else ("waiting" | "skipped", None, [])."""
         def attempt(cursor: Cursor) -> tuple[str, ConversationRow | None, list[MessageRow]]:
-            status = self._attempt(cursor, conversation_id, ticket, owner, lease_s, grace_s)
+            now = time.time()
+            cursor.execute("SELECT serving, serving_until FROM conversations WHERE id = ?", (conversation_id,))
+            serving, until = cursor.fetchone()
+            status = self._status(cursor, conversation_id, ticket, int(serving), float(until), grace_s, now)
             if status != "serving":
                 return status, None, []
-            return status, self._get(cursor, conversation_id), self._history(cursor, conversation_id)
+            return status, self._claim(cursor, conversation_id, ticket, owner, now + lease_s), self._history(cursor, conversation_id)
 
         return await self._run(attempt)
 
-    def _attempt(self, cursor: Cursor, conversation_id: str, ticket: int, owner: str, lease_s: float, grace_s: float) -> str:
-        now = time.time()
-        cursor.execute("SELECT serving, serving_until FROM conversations WHERE id = ?", (conversation_id,))
-        serving, until = cursor.fetchone()
+    def _status(self, cursor: Cursor, conversation_id: str, ticket: int, serving: int, until: float, grace_s: float, now: float) -> str:
         if serving == ticket:
-            cursor.execute(
-                "UPDATE conversations SET serving_until = ?, serving_owner = ? WHERE id = ? AND serving = ?",
-                (now + lease_s, owner, conversation_id, ticket),
-            )
             return "serving"
         if serving > ticket:
             return "skipped"
         if until < now:  # the ticket being served was abandoned
             self._advance(cursor, conversation_id, serving, grace_s)
         return "waiting"
+
+    @staticmethod
+    def _claim(cursor: Cursor, conversation_id: str, ticket: int, owner: str, until: float) -> ConversationRow:
+        cursor.execute(
+            f"UPDATE conversations SET serving_until = ?, serving_owner = ? WHERE id = ? AND serving = ? RETURNING {_CONVERSATION_COLUMNS}",
+            (until, owner, conversation_id, ticket),
+        )
+        return _conversation(cursor.fetchone())
 
     @staticmethod
     def _advance(cursor: Cursor, conversation_id: str, ticket: int, grace_s: float) -> None:
@@ -332,11 +326,11 @@ class SqlStore:
             raise UnknownConversation(conversation_id)
         first = row[0] - len(messages)
         now = utc_now()
+        values: list[Any] = []
         for offset, (role, text, tokens, author, decision) in enumerate(messages):
-            cursor.execute(
-                f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (conversation_id, first + offset, role, text, now, tokens, author, json.dumps(decision) if decision else None),
-            )
+            values += [conversation_id, first + offset, role, text, now, tokens, author, json.dumps(decision) if decision else None]
+        placeholders = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(messages))
+        cursor.execute(f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES {placeholders}", values)
         return list(range(first, first + len(messages)))
 
     async def save_turn(
@@ -356,19 +350,22 @@ class SqlStore:
         and let the next ticket of the conversation run."""
         def save(cursor: Cursor) -> None:
             self._append(cursor, conversation_id, messages)
-            if ticket is not None:
-                self._advance(cursor, conversation_id, ticket, grace_s)
             now = utc_now()
+            # One update for the new state and, when this turn held a ticket, for letting
+            # the next one run (SET reads the old values, so `serving = ?` tests this ticket).
+            sets = ["state = ?", "bot_turns = ?", "unsure_streak = ?", "updated_at = ?"]
+            params: list[Any] = [state, bot_turns, unsure_streak, now]
             if handoff:
-                cursor.execute(
-                    "UPDATE conversations SET state = ?, bot_turns = ?, unsure_streak = ?, updated_at = ?, handoff_rule = ?, handoff_reason = ?, handoff_at = ? WHERE id = ?",
-                    (state, bot_turns, unsure_streak, now, handoff[0], handoff[1], now, conversation_id),
-                )
-            else:
-                cursor.execute(
-                    "UPDATE conversations SET state = ?, bot_turns = ?, unsure_streak = ?, updated_at = ? WHERE id = ?",
-                    (state, bot_turns, unsure_streak, now, conversation_id),
-                )
+                sets += ["handoff_rule = ?", "handoff_reason = ?", "handoff_at = ?"]
+                params += [handoff[0], handoff[1], now]
+            if ticket is not None:
+                sets += [
+                    "serving = CASE WHEN serving = ? THEN serving + 1 ELSE serving END",
+                    "serving_until = CASE WHEN serving = ? THEN ? ELSE serving_until END",
+                    "serving_owner = CASE WHEN serving = ? THEN NULL ELSE serving_owner END",
+                ]
+                params += [ticket, ticket, time.time() + grace_s, ticket]
+            cursor.execute(f"UPDATE conversations SET {', '.join(sets)} WHERE id = ?", (*params, conversation_id))
             if webhook is not None:
                 cursor.execute("INSERT INTO outbox (payload, next_attempt_at) VALUES (?, ?)", (json.dumps(webhook), time.time()))
 
