@@ -14,7 +14,7 @@ import typer
 from . import __version__
 from .chat import run_chat
 from .config import bot_json_schema
-from . import cli_serve, cli_transcripts
+from . import cli_eval, cli_serve, cli_transcripts
 from .cli_common import EXIT_CONFIG, err, load_for_cli, out, print_problems
 from .errors import ConfigError, ProviderError
 from .loader import display_path, find_bot_files, load_bot
@@ -119,6 +119,7 @@ app.command()(cli_serve.serve)
 app.command()(cli_transcripts.replay)
 app.command()(cli_transcripts.record)
 app.command()(cli_transcripts.coverage)
+app.command("eval")(cli_eval.evaluate)
 
 
 def main() -> None:

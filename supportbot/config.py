@@ -25,13 +25,13 @@ __all__ = [
     "bot_json_schema",
 ]
 
-IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
+IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9_.:?-]*$"
 Identifier = Annotated[
     str,
     Field(
         pattern=IDENTIFIER,
         max_length=128,
-        description="Letters, digits and _ . : - ; starts with a letter or digit.",
+        description="Letters, digits and _ . : ? - ; starts with a letter or digit.",
     ),
 ]
 DEFAULT_HANDOFF_MESSAGE = (
@@ -163,6 +163,11 @@ class Escalation(_Strict):
     )
     rules: list[Rule] = Field(default_factory=list)
     handoff_message: str = Field(DEFAULT_HANDOFF_MESSAGE, min_length=1)
+    handoff_examples: list[Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=list,
+        description="Customer messages that must go to a person (e.g. 'my card was stolen'); "
+        "the offline provider hands off messages closer to one of these than to any snippet.",
+    )
 
     @field_validator("rules")
     @classmethod

@@ -127,6 +127,9 @@ class KnowledgeIndex:
                 best = max(best, sum(self._weight(t) for t in shared) / (query_norm * norm))
         return best
 
+    def handoff_index(self, examples: Sequence[str]) -> ExampleIndex:
+        return ExampleIndex(examples, self.idf, self._unknown_idf)
+
     def search(self, text: str, k: int, history: Sequence[str] = ()) -> list[Candidate]:
         """The `k` best snippets for a message, recent customer messages weighing less."""
         query = terms(text)
@@ -137,6 +140,38 @@ class KnowledgeIndex:
         best = heapq.nlargest(k, totals.items(), key=itemgetter(1))
         query_set = frozenset(query)
         return [Candidate(self.snippets[doc], score, self.match(doc, query_set)) for doc, score in best]
+
+
+class ExampleIndex:
+    """Short example texts (hand-off examples) and how closely a message matches the
+    nearest one, with the same IDF-weighted cosine as snippet questions."""
+
+    def __init__(self, examples: Sequence[str], idf: dict[str, float], unknown_idf: float) -> None:
+        self._idf, self._unknown = idf, unknown_idf
+        self._postings: dict[str, list[int]] = defaultdict(list)
+        self._norms: list[float] = []
+        for number, text in enumerate(examples):
+            words = set(terms(text))
+            for word in words:
+                self._postings[word].append(number)
+            self._norms.append(math.sqrt(sum(self._weight(w) for w in words)) or 1.0)
+
+    def _weight(self, term: str) -> float:
+        return self._idf.get(term, self._unknown) ** 2
+
+    def best(self, query_terms: frozenset[str]) -> float:
+        """0..1: the match of the closest example."""
+        if not query_terms or not self._norms:
+            return 0.0
+        shared: dict[int, float] = {}
+        for term in query_terms:
+            weight = self._weight(term)
+            for number in self._postings.get(term, ()):
+                shared[number] = shared.get(number, 0.0) + weight
+        if not shared:
+            return 0.0
+        query_norm = math.sqrt(sum(self._weight(t) for t in query_terms))
+        return max(total / (query_norm * self._norms[n]) for n, total in shared.items())
 
 
 def select_snippets(index: KnowledgeIndex, text: str, k: int, history: Sequence[str] = ()) -> list[Candidate]:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from ..decision import Usage
+from ..knowledge import terms
 from .base import Candidate, DeltaCallback, ModelRequest, ModelResponse
 
 if TYPE_CHECKING:
@@ -20,14 +21,25 @@ if TYPE_CHECKING:
 __all__ = ["OfflineProvider", "offline_reply"]
 
 
-def offline_reply(candidates: tuple[Candidate, ...], min_score: float, threshold: float) -> dict[str, object]:
+def offline_reply(
+    candidates: tuple[Candidate, ...], min_score: float, threshold: float, handoff_match: float = 0.0
+) -> dict[str, object]:
     """The reply for the best candidate. Pure.
 
-    Confidence is the match rescaled so that `min_score` lands on the bot's confidence
+    A message closer to one of the bot's hand-off examples than to any snippet is handed
+    off. Confidence is the match rescaled so that `min_score` lands on the bot's confidence
     `threshold`: an offline answer always clears the bot's own bar, and is more confident
     the better it matches.
     """
     best = max(candidates, key=lambda c: c.match, default=None)
+    if handoff_match > 0 and handoff_match >= (best.match if best else 0.0):
+        return {
+            "action": "handoff",
+            "reply": "",
+            "confidence": round(handoff_match, 4),
+            "citations": [],
+            "handoff_reason": f"the message resembles a hand-off example (match {handoff_match:.2f})",
+        }
     if best is None or best.match < min_score:
         found = f"best match {best.snippet.id} at {best.match:.2f}" if best else "no snippet shares a word with it"
         return {
@@ -51,9 +63,15 @@ class OfflineProvider:
     def __init__(self, bot: Bot, env: Mapping[str, str]) -> None:
         self.min_score = bot.config.offline.min_score
         self.threshold = bot.config.escalation.confidence_threshold
+        examples = bot.config.escalation.handoff_examples
+        self.handoff_examples = bot.index.handoff_index(examples) if examples else None
+
+    def handoff_match(self, text: str) -> float:
+        return self.handoff_examples.best(frozenset(terms(text))) if self.handoff_examples else 0.0
 
     async def complete(self, request: ModelRequest, on_delta: DeltaCallback | None = None) -> ModelResponse:
-        text = json.dumps(offline_reply(request.candidates, self.min_score, self.threshold), ensure_ascii=False)
+        reply = offline_reply(request.candidates, self.min_score, self.threshold, self.handoff_match(request.user_text))
+        text = json.dumps(reply, ensure_ascii=False)
         if on_delta is not None:
             await on_delta(text)
         return ModelResponse(text, "stop", Usage(), "offline")

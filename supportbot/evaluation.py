@@ -1,0 +1,190 @@
+"""`supportbot eval`: run labelled customer messages through the real engine and measure.
+
+A dataset is JSON Lines: {"text", "expect": <snippet id> | "handoff", "kind"?} where kind is
+in-scope, id-oos (in the domain, not covered) or ood-oos (unrelated). Each line runs as a
+fresh one-turn conversation. Reading and scoring are pure; running is the engine's.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .bot import Bot
+from .conversation import Conversation
+from .decision import Decision
+from .engine import Engine
+from .errors import ConfigError, MessageRejected, Problem
+from .knowledge import select_snippets, terms
+from .loader import display_path
+from .providers.base import DeltaCallback, ModelRequest, ModelResponse, Provider
+from .providers.offline import OfflineProvider, offline_reply
+
+__all__ = ["Example", "Outcome", "calibrate", "load_dataset", "run_eval", "summarize"]
+
+HANDOFF = "handoff"
+KINDS = ("in-scope", "id-oos", "ood-oos")
+
+
+@dataclass(frozen=True)
+class Example:
+    line: int
+    text: str
+    expect: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    example: Example
+    decision: Decision
+    offered: tuple[str, ...]  # snippet ids put in the prompt
+
+    @property
+    def correct(self) -> bool:
+        if self.example.expect == HANDOFF:
+            return self.decision.action == "handoff"
+        return self.decision.action == "answer" and self.example.expect in self.decision.citations
+
+
+def load_dataset(path: Path, snippet_ids: Iterable[str]) -> list[Example]:
+    """Read a dataset; every malformed line or unknown snippet id is a Problem with its line."""
+    known = set(snippet_ids)
+    source = display_path(path)
+    examples: list[Example] = []
+    problems: list[Problem] = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([Problem(source, 1, 1, f"cannot read the dataset ({exc})")]) from None
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            problems.append(Problem(source, number, exc.colno, f"not JSON ({exc.msg}); each line is one object"))
+            continue
+        text, expect = (row.get("text"), row.get("expect")) if isinstance(row, dict) else (None, None)
+        if not isinstance(text, str) or not text.strip() or not isinstance(expect, str):
+            problems.append(Problem(source, number, 1, 'a line needs "text" and "expect" strings ({"text": ..., "expect": <snippet id> | "handoff"})'))
+            continue
+        kind = row.get("kind") or ("in-scope" if expect != HANDOFF else "oos")
+        if expect != HANDOFF and expect not in known:
+            close = sorted(known, key=lambda k: -_overlap(k, expect))[:1]
+            hint = f"; did you mean '{close[0]}'?" if close and _overlap(close[0], expect) > 0.5 else ""
+            problems.append(Problem(source, number, 1, f"unknown snippet id '{expect}' (use a snippet id of the bot, or \"handoff\"{hint})"))
+            continue
+        examples.append(Example(number, text, expect, str(kind)))
+    if problems:
+        raise ConfigError(problems)
+    if not examples:
+        raise ConfigError([Problem(source, 1, 1, "the dataset has no lines")])
+    return examples
+
+
+def _overlap(a: str, b: str) -> float:
+    shared = len(set(a) & set(b))
+    return shared / max(len(set(a) | set(b)), 1)
+
+
+class _Recording:
+    """Passes calls through and remembers which snippets the last request offered."""
+
+    def __init__(self, inner: Provider) -> None:
+        self.inner = inner
+        self.offered: tuple[str, ...] = ()
+
+    async def complete(self, request: ModelRequest, on_delta: DeltaCallback | None = None) -> ModelResponse:
+        self.offered = tuple(c.snippet.id for c in request.candidates)
+        return await self.inner.complete(request, on_delta)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def run_eval(engine: Engine, examples: Sequence[Example], progress: Callable[[int], None] | None = None) -> list[Outcome]:
+    recorder = _Recording(engine.provider)
+    engine.provider = recorder
+    outcomes = []
+    for example in examples:
+        recorder.offered = ()
+        try:
+            decision = await engine.turn(Conversation(engine.bot.id), example.text)
+        except MessageRejected as exc:
+            decision = Decision(conversation_id="-", action="handoff", reply=str(exc))
+        outcomes.append(Outcome(example, decision, recorder.offered))
+        if progress:
+            progress(1)
+    return outcomes
+
+
+def _rate(hits: int, total: int) -> float | None:
+    return round(hits / total, 4) if total else None
+
+
+def summarize(outcomes: Sequence[Outcome]) -> dict[str, Any]:
+    """Every figure of an eval run, as plain data."""
+    in_scope = [o for o in outcomes if o.example.expect != HANDOFF]
+    oos = [o for o in outcomes if o.example.expect == HANDOFF]
+    handed = [o for o in outcomes if o.decision.action == "handoff"]
+    by_kind: dict[str, list[Outcome]] = defaultdict(list)
+    for outcome in oos:
+        by_kind[outcome.example.kind].append(outcome)
+    latencies = sorted(o.decision.latency_ms for o in outcomes)
+    return {
+        "examples": len(outcomes),
+        "in_scope_accuracy": _rate(sum(o.correct for o in in_scope), len(in_scope)),
+        "handoff_recall": {kind: _rate(sum(o.correct for o in rows), len(rows)) for kind, rows in sorted(by_kind.items())},
+        "handoff_precision": _rate(sum(o.example.expect == HANDOFF for o in handed), len(handed)),
+        "answered_wrongly": sum(1 for o in outcomes if o.decision.action == "answer" and not o.correct),
+        "retrieval_recall_at_k": _rate(sum(o.example.expect in o.offered for o in in_scope), len(in_scope)),
+        "latency_ms": {"p50": round(statistics.median(latencies), 3), "p95": round(latencies[int(0.95 * (len(latencies) - 1))], 3)},
+        "worst_snippets": _worst(in_scope),
+    }
+
+
+def _worst(in_scope: Sequence[Outcome], count: int = 5) -> list[dict[str, Any]]:
+    rows: dict[str, list[Outcome]] = defaultdict(list)
+    for outcome in in_scope:
+        rows[outcome.example.expect].append(outcome)
+    scored: list[dict[str, Any]] = []
+    for snippet, outcomes in rows.items():
+        accuracy = sum(o.correct for o in outcomes) / len(outcomes)
+        wrong = Counter(
+            ("handoff" if o.decision.action == "handoff" else ",".join(o.decision.citations) or "(no citation)")
+            for o in outcomes if not o.correct
+        )
+        scored.append({"snippet": snippet, "accuracy": round(accuracy, 3), "examples": len(outcomes), "most_often_instead": wrong.most_common(2)})
+    return sorted(scored, key=lambda s: (s["accuracy"], -s["examples"]))[:count]
+
+
+def calibrate(bot: Bot, examples: Sequence[Example], steps: Sequence[float] | None = None) -> list[dict[str, Any]]:
+    """The offline provider's figures for each candidate `offline.min_score`, computed from
+    one retrieval pass per example (the provider's decision is pure in its thresholds)."""
+    provider = OfflineProvider(bot, {})
+    top_k = bot.config.knowledge.top_k
+    scored = []
+    for example in examples:
+        candidates = tuple(select_snippets(bot.index, example.text, top_k))
+        scored.append((example, candidates, provider.handoff_match(example.text) if terms(example.text) else 0.0))
+    table = []
+    for min_score in steps or [round(0.2 + 0.025 * i, 3) for i in range(29)]:
+        hits: Counter[str] = Counter()
+        totals: Counter[str] = Counter()
+        for example, candidates, handoff_match in scored:
+            reply = offline_reply(candidates, min_score, bot.config.escalation.confidence_threshold, handoff_match)
+            answered = reply["action"] == "answer"
+            kind = "in-scope" if example.expect != HANDOFF else example.kind
+            ok = (answered and example.expect in reply["citations"]) if example.expect != HANDOFF else not answered  # type: ignore[operator]
+            hits[kind] += ok
+            totals[kind] += 1
+        row = {"min_score": min_score, **{kind: round(hits[kind] / totals[kind], 4) for kind in sorted(totals)}}
+        row["lowest"] = min(v for k, v in row.items() if k != "min_score")
+        table.append(row)
+    return table
