@@ -23,6 +23,7 @@ __all__ = [
     "SnippetConfig",
     "SnippetFrontMatter",
     "bot_json_schema",
+    "check_regex",
 ]
 
 IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9_.:?-]*$"
@@ -42,6 +43,16 @@ DEFAULT_HANDOFF_MESSAGE = (
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def check_regex(value: str | None) -> str | None:
+    """A field validator: the value, if it compiles as a Python regular expression."""
+    if value is not None:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"invalid regular expression: {exc}") from None
+    return value
 
 
 class ModelSettings(_Strict):
@@ -134,15 +145,7 @@ class Rule(_Strict):
         None, ge=1, description="Hand off after this many unsure bot replies in a row."
     )
 
-    @field_validator("if_user_matches")
-    @classmethod
-    def _regex_compiles(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"invalid regular expression: {exc}") from None
-        return value
+    _regex_compiles = field_validator("if_user_matches")(check_regex)
 
     @model_validator(mode="after")
     def _has_condition(self) -> Rule:

@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 
 from conftest import MINIMAL_BOT, REPO
 from pg import postgres_schema

@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ..config import check_regex
 from ..errors import ConfigError, Problem
 from ..loader import display_path
 from ..providers.base import ModelRequest
@@ -69,15 +69,7 @@ class Expect(_Strict):
     reply_matches: str | None = Field(None, description="A regular expression the reply must match.")
     max_attempts: int | None = Field(None, ge=0)
 
-    @field_validator("reply_matches")
-    @classmethod
-    def _compiles(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"invalid regular expression: {exc}") from None
-        return value
+    _compiles = field_validator("reply_matches")(check_regex)
 
 
 class Turn(_Strict):
