@@ -9,7 +9,7 @@ import pytest
 
 from pg import postgres_schema
 from supportbot.store import IllegalTransition, SqlStore, StoreError, UnknownConversation, open_store
-from supportbot.store.sql import MIGRATIONS
+from supportbot.store.schema import MIGRATIONS
 
 pytestmark = pytest.mark.anyio
 

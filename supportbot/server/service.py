@@ -13,7 +13,7 @@ import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..bot import Bot
@@ -158,7 +158,11 @@ class _RateLimiter:
             window.popleft()
         if len(window) >= limit:
             raise RateLimited(int(60 - (now - window[0])) + 1, limit)
-        window.append(now)
+        self.record(conversation_id, now)
+
+    def record(self, conversation_id: str, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        self._seen.setdefault(conversation_id, deque()).append(now)
         if len(self._seen) > 100_000:  # forget idle conversations
             for key in [k for k, w in self._seen.items() if not w or now - w[-1] > 60]:
                 del self._seen[key]
@@ -228,7 +232,7 @@ class SupportService:
         except UnknownConversation:
             raise ConversationNotFound(f"no conversation '{conversation_id}' for bot '{bot_id}'") from None
         if new:  # the first message of a conversation counts towards its rate limit too
-            self._rates.check(conversation_id, bot.config.limits.messages_per_minute)
+            self._rates.record(conversation_id)
         self.metrics.observe_turn(bot_id, decision)
         return TurnResult(decision, conversation.state)
 
@@ -244,7 +248,7 @@ class SupportService:
         handoff = (decision.handoff.rule, decision.handoff.reason) if handed_off_now and decision.handoff else None
         webhook = None
         if handoff and self.webhook_enabled:
-            packet_row = ConversationRow(**{**row.__dict__, "state": conversation.state, "handoff_rule": handoff[0], "handoff_reason": handoff[1]})
+            packet_row = replace(row, state=conversation.state, handoff_rule=handoff[0], handoff_reason=handoff[1])
             now_messages = [*earlier, *(_pending(row.id, m) for m in stored)]
             webhook = {"event": "handoff", **handoff_packet(packet_row, now_messages)}
         await self.store.save_turn(

@@ -17,65 +17,11 @@ from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
 from .records import ConversationRow, IllegalTransition, MessageRow, OutboxRow, StoreError, UnknownConversation
+from .schema import CONVERSATION_COLUMNS, MESSAGE_COLUMNS, NEVER, MIGRATIONS
 
-__all__ = ["MIGRATIONS", "Cursor", "Dialect", "SqlStore", "utc_now"]
+__all__ = ["Cursor", "Dialect", "SqlStore", "utc_now"]
 
 T = TypeVar("T")
-
-# Versioned schema. Append a new entry to change it; never edit a released one.
-MIGRATIONS: list[list[str]] = [
-    [
-        """CREATE TABLE conversations (
-            id TEXT PRIMARY KEY,
-            bot_id TEXT NOT NULL,
-            state TEXT NOT NULL,
-            created_at TEXT NOT NULL,
-            updated_at TEXT NOT NULL,
-            bot_turns INTEGER NOT NULL DEFAULT 0,
-            unsure_streak INTEGER NOT NULL DEFAULT 0,
-            agent TEXT,
-            handoff_rule TEXT,
-            handoff_reason TEXT,
-            handoff_at TEXT,
-            metadata TEXT NOT NULL DEFAULT '{}',
-            next_seq INTEGER NOT NULL DEFAULT 1,
-            next_ticket INTEGER NOT NULL DEFAULT 0,
-            serving INTEGER NOT NULL DEFAULT 0,
-            serving_until DOUBLE PRECISION NOT NULL DEFAULT 0,
-            serving_owner TEXT
-        )""",
-        "CREATE INDEX conversations_by_state ON conversations (state, handoff_at)",
-        """CREATE TABLE messages (
-            conversation_id TEXT NOT NULL REFERENCES conversations (id),
-            seq INTEGER NOT NULL,
-            role TEXT NOT NULL,
-            text TEXT NOT NULL,
-            created_at TEXT NOT NULL,
-            tokens INTEGER NOT NULL DEFAULT 0,
-            author TEXT,
-            decision TEXT,
-            PRIMARY KEY (conversation_id, seq)
-        )""",
-        """CREATE TABLE outbox (
-            id {serial},
-            payload TEXT NOT NULL,
-            attempts INTEGER NOT NULL DEFAULT 0,
-            next_attempt_at DOUBLE PRECISION NOT NULL,
-            lease_until DOUBLE PRECISION NOT NULL DEFAULT 0,
-            delivered_at TEXT,
-            last_error TEXT
-        )""",
-        "CREATE INDEX outbox_due ON outbox (delivered_at, next_attempt_at)",
-    ],
-]
-
-_NEVER = 1e18  # a next_attempt_at that never comes: delivery given up
-_CONVERSATION_COLUMNS = (
-    "id, bot_id, state, created_at, updated_at, bot_turns, unsure_streak, agent, "
-    "handoff_rule, handoff_reason, handoff_at, metadata"
-)
-_MESSAGE_COLUMNS = "conversation_id, seq, role, text, created_at, tokens, author, decision"
-
 
 class Cursor(Protocol):
     @property
@@ -171,7 +117,7 @@ class SqlStore:
         return await self._run(create)
 
     def _get(self, cursor: Cursor, conversation_id: str) -> ConversationRow:
-        cursor.execute(f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE id = ?", (conversation_id,))
+        cursor.execute(f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = ?", (conversation_id,))
         row = cursor.fetchone()
         if row is None:
             raise UnknownConversation(conversation_id)
@@ -201,7 +147,7 @@ class SqlStore:
     @staticmethod
     def _messages(cursor: Cursor, conversation_id: str, after_seq: int = 0) -> list[MessageRow]:
         cursor.execute(
-            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND seq > ? ORDER BY seq",
+            f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND seq > ? ORDER BY seq",
             (conversation_id, after_seq),
         )
         return [_message(r) for r in cursor.fetchall()]
@@ -283,7 +229,7 @@ class SqlStore:
     @staticmethod
     def _claim(cursor: Cursor, conversation_id: str, ticket: int, owner: str, until: float) -> ConversationRow:
         cursor.execute(
-            f"UPDATE conversations SET serving_until = ?, serving_owner = ? WHERE id = ? AND serving = ? RETURNING {_CONVERSATION_COLUMNS}",
+            f"UPDATE conversations SET serving_until = ?, serving_owner = ? WHERE id = ? AND serving = ? RETURNING {CONVERSATION_COLUMNS}",
             (until, owner, conversation_id, ticket),
         )
         return _conversation(cursor.fetchone())
@@ -330,7 +276,7 @@ class SqlStore:
         for offset, (role, text, tokens, author, decision) in enumerate(messages):
             values += [conversation_id, first + offset, role, text, now, tokens, author, json.dumps(decision) if decision else None]
         placeholders = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(messages))
-        cursor.execute(f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES {placeholders}", values)
+        cursor.execute(f"INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES {placeholders}", values)
         return list(range(first, first + len(messages)))
 
     async def save_turn(
@@ -397,7 +343,7 @@ class SqlStore:
                 raise IllegalTransition(conversation_id, current.state, "send an agent message (claim the conversation first)")
             [seq] = self._append(cursor, conversation_id, [("agent", text, tokens, agent, None)])
             cursor.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (utc_now(), conversation_id))
-            cursor.execute(f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND seq = ?", (conversation_id, seq))
+            cursor.execute(f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND seq = ?", (conversation_id, seq))
             return _message(cursor.fetchone())
 
         return await self._run(add)
@@ -406,7 +352,7 @@ class SqlStore:
         """Conversations in `state`, the longest waiting first."""
         def fetch(cursor: Cursor) -> list[ConversationRow]:
             cursor.execute(
-                f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE state = ? ORDER BY handoff_at, created_at LIMIT ?",
+                f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE state = ? ORDER BY handoff_at, created_at LIMIT ?",
                 (state, limit),
             )
             return [_conversation(r) for r in cursor.fetchall()]
@@ -437,7 +383,7 @@ class SqlStore:
 
     async def webhook_failed(self, row_id: int, retry_in: float | None, error: str) -> None:
         """Record a failed attempt; retry_in None gives up (the row stays, undelivered, for inspection)."""
-        next_at = time.time() + retry_in if retry_in is not None else _NEVER
+        next_at = time.time() + retry_in if retry_in is not None else NEVER
         await self._run(
             lambda c: c.execute(
                 "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, lease_until = 0, last_error = ? WHERE id = ?",

@@ -1,0 +1,59 @@
+"""The database schema: versioned migrations and the column lists queries share."""
+
+from __future__ import annotations
+
+__all__ = ["CONVERSATION_COLUMNS", "MESSAGE_COLUMNS", "MIGRATIONS", "NEVER"]
+
+# Versioned schema. Append a new entry to change it; never edit a released one.
+MIGRATIONS: list[list[str]] = [
+    [
+        """CREATE TABLE conversations (
+            id TEXT PRIMARY KEY,
+            bot_id TEXT NOT NULL,
+            state TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            bot_turns INTEGER NOT NULL DEFAULT 0,
+            unsure_streak INTEGER NOT NULL DEFAULT 0,
+            agent TEXT,
+            handoff_rule TEXT,
+            handoff_reason TEXT,
+            handoff_at TEXT,
+            metadata TEXT NOT NULL DEFAULT '{}',
+            next_seq INTEGER NOT NULL DEFAULT 1,
+            next_ticket INTEGER NOT NULL DEFAULT 0,
+            serving INTEGER NOT NULL DEFAULT 0,
+            serving_until DOUBLE PRECISION NOT NULL DEFAULT 0,
+            serving_owner TEXT
+        )""",
+        "CREATE INDEX conversations_by_state ON conversations (state, handoff_at)",
+        """CREATE TABLE messages (
+            conversation_id TEXT NOT NULL REFERENCES conversations (id),
+            seq INTEGER NOT NULL,
+            role TEXT NOT NULL,
+            text TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            tokens INTEGER NOT NULL DEFAULT 0,
+            author TEXT,
+            decision TEXT,
+            PRIMARY KEY (conversation_id, seq)
+        )""",
+        """CREATE TABLE outbox (
+            id {serial},
+            payload TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at DOUBLE PRECISION NOT NULL,
+            lease_until DOUBLE PRECISION NOT NULL DEFAULT 0,
+            delivered_at TEXT,
+            last_error TEXT
+        )""",
+        "CREATE INDEX outbox_due ON outbox (delivered_at, next_attempt_at)",
+    ],
+]
+
+NEVER = 1e18  # a next_attempt_at that never comes: delivery given up
+CONVERSATION_COLUMNS = (
+    "id, bot_id, state, created_at, updated_at, bot_turns, unsure_streak, agent, "
+    "handoff_rule, handoff_reason, handoff_at, metadata"
+)
+MESSAGE_COLUMNS = "conversation_id, seq, role, text, created_at, tokens, author, decision"
