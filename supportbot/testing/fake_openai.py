@@ -39,12 +39,14 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Reply:
-    """A chat completion with this content. `cut_stream` stops a stream half way."""
+    """A chat completion with this content. `cut_stream` stops a stream half way;
+    `cut_body` resets the connection half way through a plain response's body."""
 
     content: str
     finish_reason: str = "stop"
     delay_s: float = 0.0
     cut_stream: bool = False
+    cut_body: bool = False
 
 
 @dataclass(frozen=True)
@@ -227,6 +229,9 @@ class FakeOpenAI:
         if body.get("stream"):
             await _send_stream(writer, step, body)
             return not step.cut_stream
+        if step.cut_body:
+            await _send_json(writer, 200, _completion(step, body), cut=True)
+            return False
         await _send_json(writer, 200, _completion(step, body))
         return True
 
@@ -254,12 +259,15 @@ def _completion(step: Reply, body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def _send_json(writer: asyncio.StreamWriter, code: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+async def _send_json(writer: asyncio.StreamWriter, code: int, payload: Any, headers: dict[str, str] | None = None,
+                     *, cut: bool = False) -> None:
     data = json.dumps(payload).encode()
     head = [f"HTTP/1.1 {code} {_REASONS.get(code, 'Status')}", "content-type: application/json", f"content-length: {len(data)}"]
     head += [f"{k}: {v}" for k, v in (headers or {}).items()]
-    writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + data)
+    writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + (data[: len(data) // 2] if cut else data))
     await writer.drain()
+    if cut:
+        writer.transport.abort()
 
 
 async def _send_stream(writer: asyncio.StreamWriter, step: Reply, body: dict[str, Any]) -> None:
