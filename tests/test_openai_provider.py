@@ -157,3 +157,14 @@ async def test_the_bot_file_base_url_wins_over_the_environment(write, fake_opena
     async with Engine.for_bot(bot, {"OPENAI_BASE_URL": "http://127.0.0.1:9/v1"}) as engine:
         decision = await engine.turn(Conversation(bot.id), "Where is my package?")
     assert decision.action == "answer" and len(fake_openai.chat_requests) == 1
+
+
+async def test_a_server_without_json_schema_support_gets_json_object_instead(bot, fake_openai):
+    refusal = "1 validation error: body.response_format.type: Input should be 'text' or 'json_object', got 'json_schema'"
+    fake_openai.script(*[Status(500, message=refusal)] * 3, Reply(GOOD), Reply(GOOD))
+    async with engine_for(with_model(bot, response_format="json_schema", max_retries=2), fake_openai) as engine:
+        first = await engine.turn(Conversation(bot.id), "Where is my package?")
+        second = await engine.turn(Conversation(bot.id), "Where is my package?")
+    formats = [r.body["response_format"]["type"] for r in fake_openai.chat_requests]
+    assert first.action == "answer" and second.action == "answer"
+    assert formats == ["json_schema"] * 3 + ["json_object", "json_object"]  # asked once, then remembered

@@ -62,10 +62,23 @@ class OpenAIProvider:
             http_client=_http_client(settings.timeout_s),
         )
 
+        # Some compatible servers (llama.cpp's) refuse json_schema; once one does, use json_object.
+        self.json_schema_supported = True
+
     async def aclose(self) -> None:
         await self.client.close()
 
     async def complete(self, request: ModelRequest, on_delta: DeltaCallback | None = None) -> ModelResponse:
+        try:
+            return await self._complete_once(request, on_delta)
+        except ModelUnavailable as exc:
+            if not (request.response_format == "json_schema" and self.json_schema_supported and _refuses_json_schema(exc)):
+                raise
+            self.json_schema_supported = False
+            log.warning("%s does not support response_format json_schema; using json_object", self.base_url)
+            return await self._complete_once(request, on_delta)
+
+    async def _complete_once(self, request: ModelRequest, on_delta: DeltaCallback | None) -> ModelResponse:
         budget = request.timeout_s * (request.max_retries + 1) + _BACKOFF_PER_RETRY_S * request.max_retries
         try:
             async with asyncio.timeout(budget):
@@ -92,7 +105,7 @@ class OpenAIProvider:
             raise ModelUnavailable(f"the model call failed: {_short(str(exc))}") from None
 
     def _arguments(self, request: ModelRequest) -> dict[str, Any]:
-        if request.response_format == "json_schema":
+        if request.response_format == "json_schema" and self.json_schema_supported:
             response_format: dict[str, Any] = {
                 "type": "json_schema",
                 "json_schema": {"name": "support_reply", "strict": True, "schema": dict(request.reply_schema)},
@@ -181,6 +194,12 @@ def _usage(usage: Any) -> Usage:
     completion = int(getattr(usage, "completion_tokens", 0) or 0)
     total = int(getattr(usage, "total_tokens", 0) or 0) or prompt + completion
     return Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=total)
+
+
+def _refuses_json_schema(exc: ModelUnavailable) -> bool:
+    """A server's answer saying it does not know the json_schema response format."""
+    text = str(exc).lower()
+    return "json_schema" in text and any(f"http {code}" in text for code in (400, 422, 500))
 
 
 def _connection_error(exc: BaseException) -> str | None:
