@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from .bot import Bot
 from .cli_common import EXIT_CONFIG, err, print_problems
 from .errors import ConfigError, ProviderError
 from .loader import load_bots
@@ -25,6 +26,29 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _bots_or_exit(settings: ServerSettings) -> list[Bot]:
+    """Every bot, loaded and able to build its provider; else every problem listed and exit 2."""
+    try:
+        bots = load_bots(settings.bot_paths)
+    except ConfigError as exc:
+        print_problems(exc.problems, "the server did not start")
+        raise typer.Exit(EXIT_CONFIG) from None
+    problems = list(settings.problems())
+    for bot in bots:  # a bot whose provider cannot be built (no key) must not half-start
+        try:
+            create_provider(bot, os.environ)
+        except ProviderError as exc:
+            problems.append(f"bot '{bot.id}': {exc}")
+    if not bots:
+        problems.append(f"no bots found under {', '.join(settings.bot_paths)}")
+    if problems:
+        for problem in problems:
+            err.print(problem, markup=False)
+        err.print("the server did not start", markup=False)
+        raise typer.Exit(EXIT_CONFIG)
+    return bots
 
 
 def serve(
@@ -44,26 +68,7 @@ def serve(
     from .server.logs import configure_logging
 
     settings = ServerSettings.from_env(os.environ, [str(p) for p in paths or [Path("bots")]], db)
-    try:
-        bots = load_bots(settings.bot_paths)
-    except ConfigError as exc:
-        print_problems(exc.problems, "the server did not start")
-        raise typer.Exit(EXIT_CONFIG) from None
-    problems = list(settings.problems())
-    for bot in bots:  # a bot whose provider cannot be built (no key) must not half-start
-        try:
-            provider = create_provider(bot, os.environ)
-        except ProviderError as exc:
-            problems.append(f"bot '{bot.id}': {exc}")
-        else:
-            del provider
-    if not bots:
-        problems.append(f"no bots found under {', '.join(settings.bot_paths)}")
-    if problems:
-        for problem in problems:
-            err.print(problem, markup=False)
-        err.print("the server did not start", markup=False)
-        raise typer.Exit(EXIT_CONFIG)
+    bots = _bots_or_exit(settings)
     if not settings.keys_configured and not _is_loopback(host):
         err.print(f"no SUPPORTBOT_API_KEYS or SUPPORTBOT_AGENT_KEYS set: listening on {LOOPBACK} only, not {host}", markup=False)
         host = LOOPBACK
