@@ -70,11 +70,7 @@ async def stored_texts(db: str) -> Counter[str]:
     store = open_store(db)
     await store.open()
     try:
-        def fetch(cursor):  # type: ignore[no-untyped-def]
-            cursor.execute("SELECT text FROM messages WHERE role = 'customer'")
-            return [row[0] for row in cursor.fetchall()]
-
-        return Counter(await store._run(fetch))
+        return await store.customer_texts()
     finally:
         await store.close()
 

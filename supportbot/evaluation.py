@@ -28,7 +28,6 @@ from .providers.offline import OfflineProvider, offline_reply
 __all__ = ["Example", "Outcome", "calibrate", "load_dataset", "run_eval", "summarize"]
 
 HANDOFF = "handoff"
-KINDS = ("in-scope", "id-oos", "ood-oos")
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
@@ -152,11 +153,12 @@ class SqlStore:
         )
         return [_message(r) for r in cursor.fetchall()]
 
-    async def count_messages(self) -> dict[str, int]:
-        """Messages per role, all conversations (for load tests and operations)."""
-        def count(cursor: Cursor) -> dict[str, int]:
-            cursor.execute("SELECT role, COUNT(*) FROM messages GROUP BY role")
-            return {role: int(n) for role, n in cursor.fetchall()}
+    async def customer_texts(self) -> Counter[str]:
+        """How often each customer text is stored, all conversations (load tests count lost
+        and duplicated turns with it)."""
+        def count(cursor: Cursor) -> Counter[str]:
+            cursor.execute("SELECT text FROM messages WHERE role = 'customer'")
+            return Counter(row[0] for row in cursor.fetchall())
 
         return await self._run(count)
 
