@@ -38,21 +38,21 @@ class Bot:
     @cached_property
     def index(self) -> Retriever:
         """Retrieval index over the snippets and hand-off examples, built once on first use."""
-        knowledge = self.config.knowledge
-        examples = self.config.escalation.handoff_examples
-        if knowledge.engine == "semantic":
-            return self._semantic_index()
-        from .knowledge import KnowledgeIndex
+        from .gcpause import gc_paused
 
-        return KnowledgeIndex(self.snippets, examples)
+        with gc_paused():
+            if self.config.knowledge.engine == "semantic":
+                return self._semantic_index()
+            from .knowledge import KnowledgeIndex
+
+            return KnowledgeIndex(self.snippets, self.config.escalation.handoff_examples)
 
     def _semantic_index(self) -> Retriever:
         import hashlib
         import os
-
-        from .embedding_cache import cache_directory, cached
         from pathlib import Path
 
+        from .embedding_cache import cache_directory, cached
         from .encoder import load_encoder, resolve_model
         from .semantic import SemanticIndex
 

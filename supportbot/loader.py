@@ -15,6 +15,7 @@ from pathlib import Path
 from .bot import Bot
 from .config import BotConfig, KnowledgeFile, SnippetConfig, SnippetFrontMatter
 from .errors import ConfigError, Problem
+from .gcpause import gc_paused
 from .validation import validate_doc
 from .yamldoc import YamlDoc, parse_yaml
 
@@ -42,7 +43,8 @@ def load_bot(path: str | os.PathLike[str], env: Mapping[str, str] | None = None)
     text, problem = _read(Path(path), source)
     if problem:
         raise ConfigError([problem])
-    return parse_bot(text, source, base_dir=Path(path).parent, env=env)
+    with gc_paused():
+        return parse_bot(text, source, base_dir=Path(path).parent, env=env)
 
 
 def load_bots(paths: Iterable[str | os.PathLike[str]], env: Mapping[str, str] | None = None) -> list[Bot]:

@@ -6,8 +6,8 @@ import importlib.util
 import logging
 
 import pytest
-
 from conftest import MINIMAL_BOT
+
 from supportbot import load_bot
 from supportbot.errors import ConfigError
 
