@@ -6,6 +6,8 @@ Writes, under --out:
 - banking77.yaml: one snippet per in-scope BANKING77 intent (its train.jsonl queries as
   example questions, a short answer written here), and the id-oos train queries as
   escalation.handoff_examples: what a bank's bot must hand to a person.
+- banking77-holdout.yaml and banking77-holdout.jsonl: the same bot built from four fifths of
+  train.jsonl, and the other fifth as queries to check it on.
 - faq_covid.yaml: the 67 real FAQ entries of faq_covid/faq.jsonl as snippets.
 Then: supportbot eval <out>/banking77.yaml ../shared/datasets/banking77_oos/valid.jsonl
 """
@@ -89,8 +91,14 @@ def title_of(intent: str) -> str:
 MIN_SCORE = {"lexical": 0.45, "semantic": 0.55}
 
 
-def banking_bot(datasets: Path, out: Path, engine: str) -> Path:
+def banking_bot(datasets: Path, out: Path, engine: str, holdout: bool = False) -> Path:
+    """With `holdout`, every fifth train row is kept out of the bot and written to
+    banking77-holdout.jsonl: queries the engine's design never saw, for a second check."""
     rows = read_jsonl(datasets / "banking77_oos" / "train.jsonl")
+    if holdout:
+        kept = [r for i, r in enumerate(rows) if i % 5 == 4]
+        rows = [r for i, r in enumerate(rows) if i % 5 != 4]
+        (out / "banking77-holdout.jsonl").write_text("".join(json.dumps(r) + "\n" for r in kept), encoding="utf-8")
     questions: dict[str, list[str]] = {}
     handoff_examples: list[str] = []
     for row in rows:
@@ -106,17 +114,18 @@ def banking_bot(datasets: Path, out: Path, engine: str) -> Path:
         for intent, qs in sorted(questions.items())
     ]
     (out / "knowledge").mkdir(parents=True, exist_ok=True)
-    (out / "knowledge" / "banking77.yaml").write_text(json.dumps({"snippets": snippets}, indent=1), encoding="utf-8")
+    name = "banking77-holdout" if holdout else "banking77"
+    (out / "knowledge" / f"{name}.yaml").write_text(json.dumps({"snippets": snippets}, indent=1), encoding="utf-8")
     bot = {
-        "version": 1, "id": "banking77-eval", "name": "Banking evaluation bot",
+        "version": 1, "id": f"{name}-eval", "name": "Banking evaluation bot",
         "description": "Built by bench/eval_bots.py from BANKING77-OOS train.jsonl.",
         "model": {"provider": "offline"},
         "system_prompt": "You are the support assistant of a bank. Answer only from the snippets; hand off anything else.",
-        "knowledge": {"include": ["knowledge/banking77.yaml"], "top_k": 4, "engine": engine},
+        "knowledge": {"include": [f"knowledge/{name}.yaml"], "top_k": 4, "engine": engine},
         "escalation": {"confidence_threshold": 0.55, "handoff_examples": handoff_examples},
         "offline": {"min_score": MIN_SCORE[engine]},
     }
-    path = out / "banking77.yaml"
+    path = out / f"{name}.yaml"
     path.write_text(json.dumps(bot, indent=1), encoding="utf-8")  # JSON is YAML
     return path
 
@@ -152,7 +161,12 @@ def main() -> None:
     if not (args.datasets / "banking77_oos" / "train.jsonl").exists():
         sys.exit(f"the evaluation data is not at {args.datasets} (check out ../shared beside the repo, or pass --datasets)")
     args.out.mkdir(parents=True, exist_ok=True)
-    for path in (banking_bot(args.datasets, args.out, args.engine), covid_bot(args.datasets, args.out, args.engine)):
+    built = (
+        banking_bot(args.datasets, args.out, args.engine),
+        banking_bot(args.datasets, args.out, args.engine, holdout=True),
+        covid_bot(args.datasets, args.out, args.engine),
+    )
+    for path in built:
         print(f"wrote {path}")
 
 

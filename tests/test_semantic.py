@@ -75,6 +75,22 @@ def test_a_semantic_bot_whose_model_is_missing_does_not_load(write):
 
 
 @needs_model
+def test_the_numpy_encoder_gives_the_vectors_of_sentence_transformers():
+    import json
+
+    import numpy as np
+
+    from conftest import REPO
+    from supportbot.encoder import load_encoder
+
+    # Recorded once with sentence-transformers and PyTorch, which the engine does not use.
+    reference = json.loads((REPO / "tests" / "data" / "minilm_reference.json").read_text(encoding="utf-8"))
+    vectors = load_encoder("all-minilm-l6-v2").encode(reference["texts"])
+    cosines = (vectors * np.array(reference["vectors"], dtype=np.float32)).sum(1)
+    assert cosines.min() > 0.99999
+
+
+@needs_model
 def test_sentence_vectors_put_paraphrases_close_and_ignore_padding():
     from supportbot.encoder import load_encoder
 
