@@ -15,7 +15,6 @@ import re
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from functools import lru_cache
 from operator import itemgetter
 from typing import Protocol
 
@@ -46,7 +45,6 @@ _B = 0.75
 _HISTORY_WEIGHT = 0.3
 
 
-@lru_cache(maxsize=262_144)  # words repeat: a 100,000-snippet bot stems 4.6 million words, 20,000 distinct
 def _stem(word: str) -> str:
     """A light suffix stripper: enough to meet 'ships', 'shipped' and 'shipping' at 'ship'."""
     if len(word) <= 3 or word.isdigit():
@@ -72,7 +70,22 @@ def terms(text: str) -> list[str]:
     if not folded.isascii():
         folded = unicodedata.normalize("NFKD", folded).encode("ascii", "ignore").decode()
     folded = folded.replace("'", "")
-    return [_stem(w) for w in _WORD.findall(folded) if w not in _STOPWORDS]
+    found = []
+    for word in _WORD.findall(folded):
+        term = _TERMS.get(word)
+        if term is None:
+            if len(_TERMS) >= _TERMS_MAX:  # customers' typos must not grow it without bound
+                _TERMS.clear()
+            term = _TERMS[word] = "" if word in _STOPWORDS else _stem(word)
+        if term:
+            found.append(term)
+    return found
+
+
+# word -> its term ("" for a stop word). Words repeat: a 100,000-snippet bot splits 4.6
+# million words, 20,000 of them distinct.
+_TERMS: dict[str, str] = {}
+_TERMS_MAX = 500_000
 
 
 class KnowledgeIndex:
@@ -92,10 +105,11 @@ class KnowledgeIndex:
         self._weights = {t: v * v for t, v in self.idf.items()}
         self._unknown_weight = self._unknown_idf**2
         self._postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        postings, idf, k1_plus_1 = self._postings, self.idf, _K1 + 1
         for doc, tf in enumerate(weighted):
             norm = _K1 * (1 - _B + _B * lengths[doc] / (average or 1.0))
             for term, freq in tf.items():
-                self._postings[term].append((doc, self.idf[term] * freq * (_K1 + 1) / (freq + norm)))
+                postings[term].append((doc, idf[term] * freq * k1_plus_1 / (freq + norm)))
         # Probes: the short texts a customer's message resembles when it asks for a snippet.
         self._probes = [self._probe_vectors(p) for p in probe_terms]
         self._handoff = ExampleIndex(handoff_examples, self.idf, self._unknown_idf) if handoff_examples else None
@@ -103,18 +117,17 @@ class KnowledgeIndex:
     @staticmethod
     def _weighted_terms(snippet: SnippetConfig, probe_terms: list[list[str]]) -> dict[str, float]:
         """Term frequencies weighted by field; `probe_terms` holds the title's and questions' terms."""
-        tf: dict[str, float] = defaultdict(float)
         fields = {
             "title": probe_terms[:1],
             "questions": probe_terms[1:],
             "tags": [terms(t) for t in snippet.tags],
             "answer": [terms(snippet.answer)],
         }
+        tf: dict[str, float] = {}
         for name, term_lists in fields.items():
             weight = _FIELD_WEIGHTS[name]
-            for term_list in term_lists:
-                for term in term_list:
-                    tf[term] += weight
+            for term, count in Counter(t for term_list in term_lists for t in term_list).items():
+                tf[term] = tf.get(term, 0.0) + weight * count
         return tf
 
     def _probe_vectors(self, probe_terms: list[list[str]]) -> list[tuple[frozenset[str], float]]:
