@@ -71,11 +71,15 @@ def cached(
 def _save(file: Path, keys: list[bytes], vectors: NDArray[np.float32]) -> None:
     import numpy as np
 
+    temporary = None
     try:
         file.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=file.parent, suffix=".tmp", delete=False) as handle:
+            temporary = handle.name
             # Keys as a byte matrix: NumPy's fixed-width bytes type would drop trailing NULs.
             np.savez(handle, keys=np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(-1, 20), vectors=vectors)
-        os.replace(handle.name, file)
+        os.replace(temporary, file)
     except OSError as exc:
+        if temporary is not None and os.path.exists(temporary):
+            os.unlink(temporary)
         log.warning("cannot write the embedding cache %s (%s); vectors will be computed again next time", file, exc)
