@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["cache_directory", "cached"]
 
 log = logging.getLogger(__name__)
+_SLOW = 1000
 
 
 def cache_directory(env: Mapping[str, str]) -> Path:
@@ -56,7 +57,10 @@ def cached(
         keys = [_key(t) for t in texts]
         missing = [i for i, k in enumerate(keys) if k not in known]
         if missing:
-            log.info("encoding %d of %d texts (the rest come from %s)", len(missing), len(texts), file)
+            # Thousands of texts take a minute or more: say so rather than look hung.
+            level = logging.WARNING if len(missing) >= _SLOW else logging.INFO
+            log.log(level, "encoding %d of %d texts for the semantic index, once; they are then cached in %s",
+                    len(missing), len(texts), file)
             fresh = encode([texts[i] for i in missing])
             for row, i in enumerate(missing):
                 known[keys[i]] = fresh[row]
