@@ -1,8 +1,9 @@
 """YAML documents that remember where every value came from.
 
-Config errors must point at the offending node (`path:line:col`), so parsing keeps a map
-from each value's path (`("knowledge", "snippets", 0, "id")`) to the position of its key and
-of its value. Strings are interpolated (`${VAR}`, `${VAR:-default}`, `$$` for a literal `$`)
+Config errors must point at the offending node (`path:line:col`), so a document keeps its
+node tree and finds the position of a path (`("knowledge", "snippets", 0, "id")`), its key's
+or its value's, when a problem is reported. Looking positions up only then, rather than
+recording a million of them for a large knowledge file that has no problem, halves the walk. Strings are interpolated (`${VAR}`, `${VAR:-default}`, `$$` for a literal `$`)
 in the same walk, so a missing variable is reported where it is used.
 
 The composer is libyaml's when available: knowledge files can hold many thousands of
@@ -29,6 +30,7 @@ Position = tuple[int, int]
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STR_TAG = "tag:yaml.org,2002:str"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
 _VAR = re.compile(r"\$\$|\$\{([^}]*)\}")
 _VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
@@ -39,20 +41,46 @@ class YamlDoc:
 
     source: str
     data: Any
-    key_positions: dict[Path, Position] = field(default_factory=dict)
-    value_positions: dict[Path, Position] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    root: Node | None = None
+    line_offset: int = 0
 
     def where(self, path: Path, *, key: bool = False) -> Position:
-        """Best position for `path`: the node itself, else its nearest located parent."""
-        table = self.key_positions if key else self.value_positions
-        for end in range(len(path), -1, -1):
-            prefix = path[:end]
-            if prefix in table:
-                return table[prefix]
-            if prefix in self.value_positions:
-                return self.value_positions[prefix]
-        return (1, 1)
+        """Best position for `path` (its key's with `key`): the node itself, else its
+        nearest parent that exists."""
+        located = self._located(path)
+        if not located:
+            return (1, 1)
+        key_node, value_node = located[-1]
+        return self._position(key_node if key and key_node is not None else value_node)
+
+    def _located(self, path: Path) -> list[tuple[Node | None, Node]]:
+        """(key node, value node) for the root and each part of `path` that exists."""
+        if self.root is None:
+            return []
+        node = self.root
+        located: list[tuple[Node | None, Node]] = [(None, node)]
+        for part in path:
+            if isinstance(node, MappingNode) and isinstance(part, str):
+                # The first occurrence: later duplicates are reported and ignored.
+                pair = next(
+                    ((k, v) for k, v in node.value
+                     if isinstance(k, ScalarNode) and k.tag != _MERGE_TAG and k.value == part),
+                    None,
+                )
+                if pair is None:
+                    break
+                located.append(pair)
+                node = pair[1]
+            elif isinstance(node, SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+                node = node.value[part]
+                located.append((None, node))
+            else:
+                break
+        return located
+
+    def _position(self, node: Node) -> Position:
+        return (node.start_mark.line + 1 + self.line_offset, node.start_mark.column + 1)
 
     def problem(self, path: Path, message: str, *, key: bool = False) -> Problem:
         line, column = self.where(path, key=key)
@@ -99,7 +127,7 @@ def parse_yaml(
     `env` turns on interpolation of string values; `line_offset` shifts reported lines
     (for YAML front matter inside a Markdown file).
     """
-    doc = YamlDoc(source=source, data=None)
+    doc = YamlDoc(source=source, data=None, line_offset=line_offset)
     try:
         root = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
@@ -114,56 +142,49 @@ def parse_yaml(
         doc.problems.append(Problem(source, 1, 1, f"YAML error: {exc} (fix the YAML syntax)"))
         return doc
     if root is not None:
-        walker = _Walker(doc, env, line_offset)
-        doc.data = walker.value(root, ())
+        doc.root = root
+        doc.data = _Walker(doc, env).value(root)
     return doc
 
 
 class _Walker:
-    """Turns a composed node tree into plain data, recording positions as it goes."""
+    """Turns a composed node tree into plain data, interpolating strings as it goes."""
 
-    def __init__(self, doc: YamlDoc, env: Mapping[str, str] | None, line_offset: int) -> None:
+    def __init__(self, doc: YamlDoc, env: Mapping[str, str] | None) -> None:
         self.doc = doc
         self.env = env
-        self.line_offset = line_offset
         self.constructor = SafeConstructor()
 
-    def position(self, node: Node) -> Position:
-        return (node.start_mark.line + 1 + self.line_offset, node.start_mark.column + 1)
-
-    def value(self, node: Node, path: Path) -> Any:
-        self.doc.value_positions[path] = self.position(node)
+    def value(self, node: Node) -> Any:
         if isinstance(node, MappingNode):
-            return self.mapping(node, path)
+            return self.mapping(node)
         if isinstance(node, SequenceNode):
-            return [self.value(item, (*path, i)) for i, item in enumerate(node.value)]
+            return [self.value(item) for item in node.value]
         assert isinstance(node, ScalarNode)
-        return self.scalar(node, path)
+        return self.scalar(node)
 
-    def mapping(self, node: MappingNode, path: Path) -> dict[str, Any]:
+    def mapping(self, node: MappingNode) -> dict[str, Any]:
         result: dict[str, Any] = {}
+        first: dict[str, Node] = {}
         for key_node, value_node in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
+            if key_node.tag == _MERGE_TAG:
                 self.doc.problems.append(self._problem(key_node, "YAML merge keys (<<) are not supported (write the keys out)"))
                 continue
             if not isinstance(key_node, ScalarNode):
                 self.doc.problems.append(self._problem(key_node, "a key must be a plain string"))
                 continue
             key = key_node.value
-            if key in result:
-                first = self.doc.key_positions[(*path, key)]
+            if key in first:
+                line = self.doc._position(first[key])[0]
                 self.doc.problems.append(
-                    self._problem(
-                        key_node,
-                        f"duplicate key '{key}' (first at line {first[0]}; each key may appear once)",
-                    )
+                    self._problem(key_node, f"duplicate key '{key}' (first at line {line}; each key may appear once)")
                 )
                 continue
-            self.doc.key_positions[(*path, key)] = self.position(key_node)
-            result[key] = self.value(value_node, (*path, key))
+            first[key] = key_node
+            result[key] = self.value(value_node)
         return result
 
-    def scalar(self, node: ScalarNode, path: Path) -> Any:
+    def scalar(self, node: ScalarNode) -> Any:
         if node.tag != _STR_TAG:
             try:
                 return self.constructor.construct_object(node, deep=True)
@@ -177,5 +198,5 @@ class _Walker:
         return text
 
     def _problem(self, node: Node, message: str) -> Problem:
-        line, column = self.position(node)
+        line, column = self.doc._position(node)
         return Problem(self.doc.source, line, column, message)

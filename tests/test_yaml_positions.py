@@ -6,9 +6,9 @@ from supportbot.yamldoc import interpolate, parse_yaml
 def test_every_key_and_value_has_its_line_and_column():
     doc = parse_yaml("a:\n  b: 1\n  c:\n    - x\n    - y\n", "f.yaml")
     assert doc.data == {"a": {"b": 1, "c": ["x", "y"]}}
-    assert doc.key_positions[("a", "b")] == (2, 3)
-    assert doc.value_positions[("a", "b")] == (2, 6)
-    assert doc.value_positions[("a", "c", 1)] == (5, 7)
+    assert doc.where(("a", "b"), key=True) == (2, 3)
+    assert doc.where(("a", "b")) == (2, 6)
+    assert doc.where(("a", "c", 1)) == (5, 7)
 
 
 def test_a_missing_path_falls_back_to_its_nearest_parent():
