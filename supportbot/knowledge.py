@@ -15,6 +15,7 @@ import re
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
+from itertools import chain
 from operator import itemgetter
 from typing import Protocol
 
@@ -70,16 +71,15 @@ def terms(text: str) -> list[str]:
     if not folded.isascii():
         folded = unicodedata.normalize("NFKD", folded).encode("ascii", "ignore").decode()
     folded = folded.replace("'", "")
-    found = []
-    for word in _WORD.findall(folded):
-        term = _TERMS.get(word)
-        if term is None:
-            if len(_TERMS) >= _TERMS_MAX:  # customers' typos must not grow it without bound
-                _TERMS.clear()
-            term = _TERMS[word] = "" if word in _STOPWORDS else _stem(word)
-        if term:
-            found.append(term)
-    return found
+    words = _WORD.findall(folded)
+    found = list(map(_TERMS.get, words))  # C-speed lookups; misses come back as None
+    if None in found:
+        if len(_TERMS) >= _TERMS_MAX:  # customers' typos must not grow it without bound
+            _TERMS.clear()
+        for i, word in enumerate(words):
+            if found[i] is None:
+                found[i] = _TERMS[word] = "" if word in _STOPWORDS else _stem(word)
+    return [term for term in found if term]
 
 
 # word -> its term ("" for a stop word). Words repeat: a 100,000-snippet bot splits 4.6
@@ -98,7 +98,9 @@ class KnowledgeIndex:
         weighted = [self._weighted_terms(s, p) for s, p in zip(self.snippets, probe_terms, strict=True)]
         lengths = [sum(tf.values()) for tf in weighted]
         average = (sum(lengths) / len(lengths)) if lengths else 1.0
-        df: Counter[str] = Counter(t for tf in weighted for t in tf)
+        df: Counter[str] = Counter()
+        for tf in weighted:
+            df.update(tf.keys())
         n = len(self.snippets)
         self.idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
         self._unknown_idf = math.log(1 + (n + 0.5) / 0.5)
@@ -111,7 +113,10 @@ class KnowledgeIndex:
             for term, freq in tf.items():
                 postings[term].append((doc, idf[term] * freq * k1_plus_1 / (freq + norm)))
         # Probes: the short texts a customer's message resembles when it asks for a snippet.
-        self._probes = [self._probe_vectors(p) for p in probe_terms]
+        # Vectors are made on a snippet's first match: a query matches only its top k, and
+        # making all of them up front was a fifth of a large bot's index build.
+        self._probe_terms = probe_terms
+        self._probes: list[list[tuple[frozenset[str], float]] | None] = [None] * len(probe_terms)
         self._handoff = ExampleIndex(handoff_examples, self.idf, self._unknown_idf) if handoff_examples else None
 
     @staticmethod
@@ -125,8 +130,11 @@ class KnowledgeIndex:
         }
         tf: dict[str, float] = {}
         for name, term_lists in fields.items():
+            if not term_lists:
+                continue
             weight = _FIELD_WEIGHTS[name]
-            for term, count in Counter(t for term_list in term_lists for t in term_list).items():
+            counts = Counter(term_lists[0]) if len(term_lists) == 1 else Counter(chain.from_iterable(term_lists))
+            for term, count in counts.items():
                 tf[term] = tf.get(term, 0.0) + weight * count
         return tf
 
@@ -155,7 +163,10 @@ class KnowledgeIndex:
             return 0.0
         query_norm = math.sqrt(sum(self._weight(t) for t in query_terms))
         best = 0.0
-        for words, norm in self._probes[doc]:
+        probes = self._probes[doc]
+        if probes is None:
+            probes = self._probes[doc] = self._probe_vectors(self._probe_terms[doc])
+        for words, norm in probes:
             shared = query_terms & words
             if shared:
                 best = max(best, sum(self._weight(t) for t in shared) / (query_norm * norm))
