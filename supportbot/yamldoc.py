@@ -141,6 +141,13 @@ def parse_yaml(
     except yaml.YAMLError as exc:
         doc.problems.append(Problem(source, 1, 1, f"YAML error: {exc} (fix the YAML syntax)"))
         return doc
+    except UnicodeEncodeError as exc:  # a lone surrogate: possible in a str, never in a UTF-8 file
+        before = text[: exc.start]
+        line, column = before.count("\n") + 1 + line_offset, exc.start - (before.rfind("\n") + 1) + 1
+        doc.problems.append(
+            Problem(source, line, column, "a character that is not valid Unicode (a lone surrogate); remove it")
+        )
+        return doc
     if root is not None:
         doc.root = root
         doc.data = _Walker(doc, env).value(root)

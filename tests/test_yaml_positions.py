@@ -60,3 +60,10 @@ def test_interpolation_errors_point_at_the_string_that_uses_the_variable():
 def test_values_that_are_not_strings_keep_their_yaml_types():
     doc = parse_yaml("n: 3\nf: 0.5\nb: true\nz: null\ns: '3'\n", "f.yaml", env={})
     assert doc.data == {"n": 3, "f": 0.5, "b": True, "z": None, "s": "3"}
+
+
+def test_text_that_is_not_valid_unicode_is_a_problem_with_a_position():
+    doc = parse_yaml("a: 1\nb: x\ud800y\n", "f.yaml")
+    assert doc.data is None
+    [problem] = doc.problems
+    assert (problem.line, problem.column) == (2, 5) and "not valid Unicode" in problem.message
