@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter, defaultdict
+from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Callable, Sequence
+from itertools import pairwise
 from typing import TYPE_CHECKING
 
 from .config import SnippetConfig
@@ -31,6 +32,8 @@ __all__ = ["NgramIndex", "SemanticIndex"]
 _NEAREST = 2  # probes averaged per class: one stray example question cannot carry a class
 _NGRAM_WEIGHT = 0.5  # n-gram cosine counts half as much as sentence-vector cosine
 _HISTORY_WEIGHT = 0.3  # earlier customer messages steer the ranking, never the match
+_RECENT = 256  # messages whose class scores are kept...
+_RECENT_FLOATS = 4_000_000  # ...within 32 MB
 _WORD = re.compile(r"(?u)\b\w\w+\b")
 
 Encode = Callable[[Sequence[str]], "NDArray[np.float32]"]
@@ -39,7 +42,7 @@ Encode = Callable[[Sequence[str]], "NDArray[np.float32]"]
 def _word_grams(text: str) -> list[str]:
     # The leading NUL keeps word grams apart from character grams, which never hold one.
     words = _WORD.findall(text.lower())
-    return [f"\0{w}" for w in words] + [f"\0{a} {b}" for a, b in zip(words, words[1:], strict=False)]
+    return [f"\0{w}" for w in words] + [f"\0{a} {b}" for a, b in pairwise(words)]
 
 
 def _word_char_grams(word: str) -> list[str]:
@@ -49,6 +52,32 @@ def _word_char_grams(word: str) -> list[str]:
 
 def _char_grams(text: str) -> list[str]:
     return [g for word in text.lower().split() for g in _word_char_grams(word)]
+
+
+def _count_grams(texts: Sequence[str]) -> tuple[dict[str, int], list[int], list[int], list[int]]:
+    """The vocabulary, and a (gram, count, block) triple per distinct gram of each text's
+    word block (2 * row) and character block (2 * row + 1)."""
+    vocabulary: defaultdict[str, int] = defaultdict()
+    vocabulary.default_factory = vocabulary.__len__  # a new gram gets the next number
+    grams: list[int] = []
+    counts: list[int] = []
+    blocks: list[int] = []
+    # Words repeat across texts far more than they vary: their character grams are
+    # numbered once per distinct word.
+    spelled: dict[str, list[int]] = {}
+    for row, text in enumerate(texts):
+        words = Counter(map(vocabulary.__getitem__, _word_grams(text)))
+        chars: Counter[int] = Counter()
+        for word in text.lower().split():
+            ids = spelled.get(word)
+            if ids is None:
+                ids = spelled[word] = list(map(vocabulary.__getitem__, _word_char_grams(word)))
+            chars.update(ids)
+        for block, found in enumerate((words, chars)):
+            grams += found.keys()
+            counts += found.values()
+            blocks += [2 * row + block] * len(found)
+    return dict(vocabulary), grams, counts, blocks
 
 
 class NgramIndex:
@@ -64,27 +93,7 @@ class NgramIndex:
         import numpy as np
 
         self.size = len(texts)
-        vocabulary: defaultdict[str, int] = defaultdict()
-        vocabulary.default_factory = vocabulary.__len__  # a new gram gets the next number
-        grams: list[int] = []
-        counts: list[int] = []
-        blocks: list[int] = []  # 2 * text + (0 words, 1 characters): the unit of normalisation
-        # Words repeat across texts far more than they vary: their character grams are
-        # numbered once per distinct word.
-        spelled: dict[str, list[int]] = {}
-        for row, text in enumerate(texts):
-            words = Counter(map(vocabulary.__getitem__, _word_grams(text)))
-            chars: Counter[int] = Counter()
-            for word in text.lower().split():
-                ids = spelled.get(word)
-                if ids is None:
-                    ids = spelled[word] = list(map(vocabulary.__getitem__, _word_char_grams(word)))
-                chars.update(ids)
-            for block, found in enumerate((words, chars)):
-                grams += found.keys()
-                counts += found.values()
-                blocks += [2 * row + block] * len(found)
-        self.vocabulary = dict(vocabulary)
+        self.vocabulary, grams, counts, blocks = _count_grams(texts)
         gram = np.array(grams, dtype=np.int64)
         block_of = np.array(blocks, dtype=np.int64)
         df = np.bincount(gram, minlength=len(self.vocabulary))
@@ -159,29 +168,35 @@ class SemanticIndex:
         order = np.argsort(np.array(owners, dtype=np.int64), kind="stable")
         self.texts = [texts[i] for i in order]
         owner_array = np.array(owners, dtype=np.int64)[order]
-        self.classes, self.starts = np.unique(owner_array, return_index=True) if len(owners) else (
-            np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+        self.classes, self.starts = np.unique(owner_array, return_index=True)
         self.counts = np.diff(np.append(self.starts, len(owners)))
         self.handoff_class = handoff
         self.has_handoff_examples = bool(handoff_examples)
         self.encode = encode
         self.vectors = (embed_probes or encode)(self.texts) if self.texts else np.zeros((0, 1), dtype=np.float32)
-        self._last: tuple[str, NDArray[np.float64]] | None = None
+        # Recent messages' scores: a turn's search and its hand-off check ask for the same
+        # message, and the next turns ask again for it as history. Bounded in bytes, since a
+        # row is one float per snippet.
+        self._recent: OrderedDict[str, NDArray[np.float64]] = OrderedDict()
+        self._recent_size = max(2, min(_RECENT, _RECENT_FLOATS // (handoff + 1)))
         self.ngrams = NgramIndex(self.texts)
 
     def class_scores(self, text: str) -> NDArray[np.float64]:
         """0..1 per class (one per snippet, then hand-off; absent classes score 0)."""
         import numpy as np
 
-        if self._last is not None and self._last[0] == text:
-            return self._last[1]  # the engine's search and the offline reply ask for the same message
+        if text in self._recent:
+            self._recent.move_to_end(text)
+            return self._recent[text]
         scores = np.zeros(self.handoff_class + 1)
         if not self.texts:
             return scores
         dense = self._nearest(self.vectors @ self.encode([text])[0])
         lexical = self._nearest(self.ngrams.similarities(text))
         scores[self.classes] = (dense + _NGRAM_WEIGHT * lexical) / (1 + _NGRAM_WEIGHT)
-        self._last = (text, scores)
+        self._recent[text] = scores
+        if len(self._recent) > self._recent_size:
+            self._recent.popitem(last=False)
         return scores
 
     def _nearest(self, similarities: NDArray[np.float32]) -> NDArray[np.float64]:

@@ -52,7 +52,7 @@ class YamlDoc:
         if not located:
             return (1, 1)
         key_node, value_node = located[-1]
-        return self._position(key_node if key and key_node is not None else value_node)
+        return self.position(key_node if key and key_node is not None else value_node)
 
     def _located(self, path: Path) -> list[tuple[Node | None, Node]]:
         """(key node, value node) for the root and each part of `path` that exists."""
@@ -79,7 +79,8 @@ class YamlDoc:
                 break
         return located
 
-    def _position(self, node: Node) -> Position:
+    def position(self, node: Node) -> Position:
+        """1-based line and column of a node of this document."""
         return (node.start_mark.line + 1 + self.line_offset, node.start_mark.column + 1)
 
     def problem(self, path: Path, message: str, *, key: bool = False) -> Problem:
@@ -182,7 +183,7 @@ class _Walker:
                 continue
             key = key_node.value
             if key in first:
-                line = self.doc._position(first[key])[0]
+                line = self.doc.position(first[key])[0]
                 self.doc.problems.append(
                     self._problem(key_node, f"duplicate key '{key}' (first at line {line}; each key may appear once)")
                 )
@@ -205,5 +206,5 @@ class _Walker:
         return text
 
     def _problem(self, node: Node, message: str) -> Problem:
-        line, column = self.doc._position(node)
+        line, column = self.doc.position(node)
         return Problem(self.doc.source, line, column, message)
