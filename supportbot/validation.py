@@ -40,7 +40,7 @@ def validate_doc(
     kept = [err for err in errors if not (err["type"] == "missing" and tuple(err["loc"]) in suggested)]
     # A node already reported while reading (an unset ${VAR}) needs no second message.
     reported = {(p.line, p.column) for p in doc.problems}
-    problems = [_problem(model, doc, at, err) for err in kept]
+    problems = [_problem(model, doc, data, at, err) for err in kept]
     return None, [p for p in problems if (p.line, p.column) not in reported]
 
 
@@ -48,8 +48,8 @@ def _suggest(key: str, allowed: list[str]) -> list[str]:
     return difflib.get_close_matches(key, allowed, n=1)
 
 
-def _problem(model: type[BaseModel], doc: YamlDoc, at: Path, err: Any) -> Problem:
-    loc: Path = tuple(p for p in err["loc"] if not _is_union_tag(p))
+def _problem(model: type[BaseModel], doc: YamlDoc, data: object, at: Path, err: Any) -> Problem:
+    loc = _document_loc(data, err["loc"])
     path = (*at, *loc)
     dotted = ".".join(str(p) for p in path) or "document"
     kind = err["type"]
@@ -111,8 +111,34 @@ def _is_model(obj: Any) -> bool:
     return isinstance(obj, type) and issubclass(obj, BaseModel)
 
 
+def _document_loc(data: object, loc: Path) -> Path:
+    """`loc` without the union members pydantic puts in it ("list[str]", "function-after[...]").
+
+    Walked along the document, so that a key of the user's own that looks like one (an
+    unknown key 'v[rsion') stays in the path."""
+    node = data
+    kept: list[str | int] = []
+    for part in loc:
+        child = _child(node, part)
+        if child is _ABSENT and _is_union_tag(part):
+            continue
+        kept.append(part)
+        node = child
+    return tuple(kept)
+
+
+_ABSENT = object()
+
+
+def _child(node: object, part: str | int) -> object:
+    if isinstance(node, dict) and part in node:
+        return node[part]
+    if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        return node[part]
+    return _ABSENT
+
+
 def _is_union_tag(part: object) -> bool:
-    # pydantic puts the tried union member ("list[str]", "function-after[...]") in the loc.
     return isinstance(part, str) and ("[" in part or part in {"str", "int", "float", "bool"})
 
 

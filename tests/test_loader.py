@@ -73,6 +73,15 @@ def test_unknown_keys_are_rejected_with_the_allowed_ones_and_a_suggestion(write)
     assert "did you mean 'top_k'?" in problem and "allowed: include, top_k, engine, model, snippets" in problem
 
 
+@pytest.mark.parametrize("key", ["v[rsion", "str", "list[str]"])
+def test_an_unknown_key_that_looks_like_a_type_name_is_still_named(key):
+    # pydantic puts tried union members ("list[str]") into error paths; a key of the
+    # user's own spelt like one must still be reported as that key.
+    with pytest.raises(ConfigError) as error:
+        parse_bot(MINIMAL_BOT.replace("version: 1", f"'{key}': 1\nversion: 1"), source="b.yaml")
+    assert f"b.yaml:1:1: unknown key '{key}'" in str(error.value)
+
+
 def test_a_threshold_out_of_range_says_what_is_allowed(write):
     path = write("bots/b.yaml", MINIMAL_BOT.replace("confidence_threshold: 0.5", "confidence_threshold: 1.5"))
     [problem] = problems_of(path)
