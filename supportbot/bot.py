@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -10,8 +10,12 @@ from typing import TYPE_CHECKING
 from .config import BotConfig, SnippetConfig
 
 if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+
     from .knowledge import Retriever
     from .policy import CompiledRules
+    from .semantic import Encode
 
 __all__ = ["Bot"]
 
@@ -52,15 +56,30 @@ class Bot:
         import os
         from pathlib import Path
 
-        from .embedding_cache import cache_directory, cached
+        from .embedding_cache import cache_directory, cached, cached_arrays
         from .encoder import load_encoder, resolve_model
         from .semantic import SemanticIndex
+        from .token_vectors import FittedTokens, fit_key, fit_token_vectors
 
         encoder = load_encoder(resolve_model(self.config.knowledge.model, Path(self.source).parent), self.source)
         owner = hashlib.sha256(f"{os.path.abspath(self.source)}:{self.id}".encode()).hexdigest()[:16]
-        file = cache_directory(os.environ) / f"vectors-{encoder.fingerprint}-{owner}.npz"
+        folder = cache_directory(os.environ)
+
+        def fit_fast(texts: Sequence[str], vectors: NDArray[np.float32]) -> tuple[Encode, NDArray[np.float32]]:
+            arrays = cached_arrays(
+                folder / f"tokens-{encoder.fingerprint}-{owner}.npz",
+                fit_key(texts),
+                lambda: fit_token_vectors(encoder.token_ids, encoder.words, texts, vectors).arrays(),
+            )
+            fitted = FittedTokens.from_arrays(encoder.token_ids, encoder.words, arrays)
+            return fitted.vectors.encode, fitted.probe_vectors
+
         return SemanticIndex(
-            self.snippets, self.config.escalation.handoff_examples, encoder.encode, cached(encoder.encode, file)
+            self.snippets,
+            self.config.escalation.handoff_examples,
+            encoder.encode,
+            cached(encoder.encode, folder / f"vectors-{encoder.fingerprint}-{owner}.npz"),
+            fit_fast,
         )
 
     @cached_property

@@ -15,13 +15,13 @@ import os
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
 
-__all__ = ["cache_directory", "cached"]
+__all__ = ["cache_directory", "cached", "cached_arrays"]
 
 log = logging.getLogger(__name__)
 _SLOW = 1000
@@ -72,7 +72,33 @@ def cached(
     return embed
 
 
+def cached_arrays(
+    file: Path, key: str, compute: Callable[[], dict[str, NDArray[Any]]]
+) -> dict[str, NDArray[Any]]:
+    """`compute()`, or what it gave last time for the same `key` (one entry per file)."""
+    import numpy as np
+
+    try:
+        with np.load(file) as stored:
+            if stored["key"].item() == key:
+                return {name: stored[name] for name in stored.files if name != "key"}
+    except FileNotFoundError:
+        pass
+    except Exception as exc:  # a damaged or foreign file: recompute rather than fail
+        log.warning("ignoring the cache file %s (%s)", file, exc)
+    arrays = compute()
+    _write(file, {"key": np.array(key), **arrays})
+    return arrays
+
+
 def _save(file: Path, keys: list[bytes], vectors: NDArray[np.float32]) -> None:
+    import numpy as np
+
+    # Keys as a byte matrix: NumPy's fixed-width bytes type would drop trailing NULs.
+    _write(file, {"keys": np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(-1, 20), "vectors": vectors})
+
+
+def _write(file: Path, arrays: dict[str, NDArray[Any]]) -> None:
     import numpy as np
 
     temporary = None
@@ -80,8 +106,7 @@ def _save(file: Path, keys: list[bytes], vectors: NDArray[np.float32]) -> None:
         file.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=file.parent, suffix=".tmp", delete=False) as handle:
             temporary = handle.name
-            # Keys as a byte matrix: NumPy's fixed-width bytes type would drop trailing NULs.
-            np.savez(handle, keys=np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(-1, 20), vectors=vectors)
+            np.savez(handle, allow_pickle=False, **arrays)
         os.replace(temporary, file)
     except OSError as exc:
         if temporary is not None and os.path.exists(temporary):

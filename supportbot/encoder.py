@@ -137,6 +137,10 @@ class Encoder:
             out[rows] = self._forward([ids[i] for i in rows])
         return out
 
+    def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """Each text's WordPiece ids without [CLS] and [SEP], for the token-vector stand-in."""
+        return [e.ids[1:-1] for e in self.tokenizer.encode_batch(list(texts))] if texts else []
+
     def encode_one(self, text: str) -> NDArray[np.float32]:
         vector: NDArray[np.float32] = self._forward([self.tokenizer.encode(text).ids])[0]
         return vector

@@ -120,3 +120,77 @@ def test_a_semantic_bot_answers_paraphrases_and_hands_off_like_its_examples(writ
     stolen = asyncio.run(ask("somebody stole my credit card"))
     assert stolen.action == "handoff" and "hand-off example" in stolen.handoff.reason
     assert list(cache_dir.glob("vectors-*.npz"))  # the next load reads the vectors from here
+
+
+@needs_model
+def test_token_vectors_come_close_to_the_sentence_vectors_even_for_unseen_sentences():
+    from supportbot.encoder import load_encoder
+    from supportbot.token_vectors import fit_token_vectors
+
+    encoder = load_encoder("all-minilm-l6-v2")
+    verbs = ["cancel", "activate", "freeze", "replace", "order", "track", "top up", "close", "verify", "unblock"]
+    nouns = ["card", "account", "transfer", "payment", "parcel", "order", "subscription", "refund", "phone", "pin"]
+    texts = [f"how do I {verb} my {noun}?" for verb in verbs for noun in nouns]
+    unseen = texts[3::7]
+    seen = [t for t in texts if t not in unseen]
+    fitted = fit_token_vectors(encoder.token_ids, encoder.words, seen, encoder.encode(seen))
+    assert (fitted.probe_vectors * encoder.encode(seen)).sum(1).min() > 0.9
+    assert (fitted.vectors.encode(unseen) * encoder.encode(unseen)).sum(1).min() > 0.9
+    assert not fitted.vectors.encode([""]).any()  # no tokens, no direction
+
+
+@needs_numpy
+def test_a_clear_message_is_scored_without_the_transformer_and_an_unclear_one_with_it():
+    import numpy as np
+
+    from supportbot.config import SnippetConfig
+    from supportbot.semantic import SemanticIndex
+
+    def meaning(texts):  # a stand-in transformer: one direction per topic word
+        rows = [[("parcel" in t) + 0.0, ("refund" in t or "money back" in t) + 0.0, 0.1] for t in texts]
+        return np.array(rows, dtype=np.float32) / np.linalg.norm(rows, axis=1, keepdims=True).astype(np.float32)
+
+    def no_meaning(texts):  # a stand-in fast encoder that tells nothing apart
+        return np.ones((len(texts), 3), dtype=np.float32) / np.sqrt(3, dtype=np.float32)
+
+    slow_calls: list[str] = []
+
+    def transformer(texts):
+        slow_calls.extend(texts)
+        return meaning(texts)
+
+    snippets = [
+        SnippetConfig(id="track", title="parcel help", answer="Use the tracking link.",
+                      questions=[f"where is parcel {n}" for n in range(600)]),
+        SnippetConfig(id="refund", title="refund help", answer="Within 5 days.",
+                      questions=[f"refund for order {n}" for n in range(600)]),
+    ]
+    index = SemanticIndex(snippets, [], transformer, meaning, lambda texts, vectors: (no_meaning, no_meaning(texts)))
+    # The n-grams alone put one snippet far ahead: that is the answer, at no transformer cost.
+    assert index.search("where is parcel 12", 1)[0].snippet.id == "track"
+    assert slow_calls == []
+    # Nothing tells the snippets apart without it: the transformer decides.
+    assert index.search("money back", 1)[0].snippet.id == "refund"
+    assert slow_calls == ["money back"]
+
+
+@needs_numpy
+def test_a_cached_fit_is_reused_for_the_same_key_and_redone_for_another(tmp_path, caplog):
+    import numpy as np
+
+    from supportbot.embedding_cache import cached_arrays
+
+    runs: list[int] = []
+
+    def compute():
+        runs.append(1)
+        return {"basis": np.eye(2, dtype=np.float32) * len(runs)}
+
+    file = tmp_path / "tokens.npz"
+    assert cached_arrays(file, "a", compute)["basis"][0, 0] == 1
+    assert cached_arrays(file, "a", compute)["basis"][0, 0] == 1 and len(runs) == 1
+    assert cached_arrays(file, "b", compute)["basis"][0, 0] == 2  # other probes: fitted again
+    file.write_bytes(b"damaged")
+    with caplog.at_level(logging.WARNING):
+        assert cached_arrays(file, "b", compute)["basis"][0, 0] == 3
+    assert "ignoring the cache file" in caplog.text
