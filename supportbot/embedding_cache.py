@@ -46,14 +46,10 @@ def cached(
     import numpy as np
 
     def embed(texts: Sequence[str]) -> NDArray[np.float32]:
+        stored = _read(file, ("keys", "vectors"), "embedding cache")
         known: dict[bytes, NDArray[np.float32]] = {}
-        try:
-            with np.load(file) as stored:
-                known = dict(zip((k.tobytes() for k in stored["keys"]), stored["vectors"], strict=True))
-        except FileNotFoundError:
-            pass
-        except Exception as exc:  # a damaged or foreign file: recompute rather than fail
-            log.warning("ignoring the embedding cache %s (%s)", file, exc)
+        if stored is not None and len(stored["keys"]) == len(stored["vectors"]):
+            known = dict(zip((k.tobytes() for k in stored["keys"]), stored["vectors"], strict=True))
         keys = [_key(t) for t in texts]
         missing = [i for i, k in enumerate(keys) if k not in known]
         if missing:
@@ -78,16 +74,29 @@ def cached_arrays(
     """`compute()`, or what it gave last time for the same `key` (one entry per file)."""
     import numpy as np
 
-    try:
-        with np.load(file) as stored:
-            if stored["key"].item() == key:
-                return {name: stored[name] for name in stored.files if name != "key"}
-    except FileNotFoundError:
-        pass
-    except Exception as exc:  # a damaged or foreign file: recompute rather than fail
-        log.warning("ignoring the cache file %s (%s)", file, exc)
+    stored = _read(file, ("key",), "cache file")
+    if stored is not None and stored.pop("key").item() == key:
+        return stored
     arrays = compute()
     _write(file, {"key": np.array(key), **arrays})
+    return arrays
+
+
+def _read(file: Path, required: Sequence[str], kind: str) -> dict[str, NDArray[Any]] | None:
+    """The arrays in `file`, or None when it is absent or unusable (which is only logged)."""
+    import numpy as np
+
+    try:
+        with np.load(file) as stored:
+            arrays = {name: stored[name] for name in stored.files}
+    except FileNotFoundError:
+        return None
+    except Exception as exc:  # a damaged or foreign file: recompute rather than fail
+        log.warning("ignoring the %s %s (%s)", kind, file, exc)
+        return None
+    if not all(name in arrays for name in required):
+        log.warning("ignoring the %s %s (it lacks %s)", kind, file, ", ".join(required))
+        return None
     return arrays
 
 

@@ -162,6 +162,23 @@ class NgramIndex:
         return scores
 
 
+def _probes(snippets: Sequence[SnippetConfig], handoff_examples: Sequence[str]) -> tuple[list[str], list[int]]:
+    """Each snippet's distinct title and questions, then the hand-off examples, with the
+    number of the class each belongs to (the hand-off class is numbered last)."""
+    texts: list[str] = []
+    owners: list[int] = []
+    for number, group in enumerate([*((s.title, *s.questions) for s in snippets), handoff_examples]):
+        distinct = list(dict.fromkeys(group))
+        texts += distinct
+        owners += [number] * len(distinct)
+    return texts, owners
+
+
+def _blend(dense: NDArray[np.float64], lexical: NDArray[np.float64]) -> NDArray[np.float64]:
+    blended: NDArray[np.float64] = (dense + _NGRAM_WEIGHT * lexical) / (1 + _NGRAM_WEIGHT)
+    return blended
+
+
 def _clear(scores: NDArray[np.float64]) -> bool:
     """Whether the best class leads the runner-up by `_CLEAR_MARGIN`."""
     import numpy as np
@@ -189,21 +206,10 @@ class SemanticIndex:
         import numpy as np
 
         self.snippets = tuple(snippets)
-        owners: list[int] = []
-        texts: list[str] = []
         handoff = len(self.snippets)  # the hand-off examples are one more class
-        for number, snippet in enumerate(self.snippets):
-            for text in dict.fromkeys((snippet.title, *snippet.questions)):
-                owners.append(number)
-                texts.append(text)
-        for text in dict.fromkeys(handoff_examples):
-            owners.append(handoff)
-            texts.append(text)
-        # Probes sorted by class, so that per-class maxima are one reduceat each.
-        order = np.argsort(np.array(owners, dtype=np.int64), kind="stable")
-        self.texts = [texts[i] for i in order]
-        owner_array = np.array(owners, dtype=np.int64)[order]
-        self.classes, self.starts = np.unique(owner_array, return_index=True)
+        self.texts, owners = _probes(self.snippets, handoff_examples)
+        # Probes come grouped by class, so that per-class maxima are one reduceat each.
+        self.classes, self.starts = np.unique(np.array(owners, dtype=np.int64), return_index=True)
         self.counts = np.diff(np.append(self.starts, len(owners)))
         self.handoff_class = handoff
         self.has_handoff_examples = bool(handoff_examples)
@@ -231,11 +237,9 @@ class SemanticIndex:
             return scores
         lexical = self._nearest(self.ngrams.similarities(text))
         if self.fast is not None:
-            dense = self._nearest(self.fast_vectors @ self.fast([text])[0])
-            scores[self.classes] = (dense + _NGRAM_WEIGHT * lexical) / (1 + _NGRAM_WEIGHT)
+            scores[self.classes] = _blend(self._nearest(self.fast_vectors @ self.fast([text])[0]), lexical)
         if self.fast is None or not _clear(scores):
-            dense = self._nearest(self.vectors @ self.encode([text])[0])
-            scores[self.classes] = (dense + _NGRAM_WEIGHT * lexical) / (1 + _NGRAM_WEIGHT)
+            scores[self.classes] = _blend(self._nearest(self.vectors @ self.encode([text])[0]), lexical)
         self._recent[text] = scores
         if len(self._recent) > self._recent_size:
             self._recent.popitem(last=False)

@@ -142,7 +142,22 @@ def fit_token_vectors(
     # Step 2: per-token corrections for what the map leaves. The targets are unit vectors;
     # the map's outputs are shorter, and the corrections are fitted at their scale.
     mapped = x @ mapping
-    residual = y * np.linalg.norm(mapped, axis=1).mean() - mapped
+    tokens, corrections = _corrections(flat, starts, lengths, y * np.linalg.norm(mapped, axis=1).mean() - mapped)
+    parts = (token_ids, words, mapping.astype(np.float32), tokens, corrections.astype(np.float32))
+    unit = TokenVectors(*parts, np.eye(dimension, dtype=np.float32))._unit_vectors(ids, mean_words)
+
+    # Step 3: the principal directions of the probes' vectors, where there are enough probes
+    # to find them and enough for the time to matter.
+    basis = _principal_directions(unit) if len(unit) >= _PROJECT_FROM else np.eye(dimension, dtype=np.float32)
+    return FittedTokens(TokenVectors(*parts, basis), unit @ basis)
+
+
+def _corrections(flat: NDArray[np.int64], starts: NDArray[np.int64], lengths: NDArray[np.int64],
+                 residual: NDArray[np.float64]) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """The tokens given a correction (the most frequent), and the ridge fit of `residual`
+    on the texts' mean pooling over them."""
+    import numpy as np
+
     tokens, column, count = np.unique(flat, return_inverse=True, return_counts=True)
     if len(tokens) > _MAX_CORRECTED:
         keep = np.zeros(len(tokens), dtype=bool)
@@ -153,19 +168,16 @@ def fit_token_vectors(
     text = np.repeat(np.arange(len(lengths)), lengths)
     weight = 1.0 / lengths[text]
     counted = column >= 0
-    xty = np.zeros((len(tokens), dimension))
+    xty = np.zeros((len(tokens), residual.shape[1]))
     np.add.at(xty, column[counted], weight[counted, None] * residual[text[counted]])
-    corrections = _ridge(_gram(column, weight, starts, lengths, len(tokens)), xty, _TOKEN_RIDGE)
+    return tokens, _ridge(_gram(column, weight, starts, lengths, len(tokens)), xty, _TOKEN_RIDGE)
 
-    fitted = TokenVectors(token_ids, words, mapping.astype(np.float32), tokens, corrections.astype(np.float32),
-                          np.eye(dimension, dtype=np.float32))
-    unit = fitted._unit_vectors(ids, mean_words)
-    # Step 3: the principal directions of the probes' vectors, where there are enough probes
-    # to find them and enough for the time to matter.
-    if len(unit) >= _PROJECT_FROM:
-        _, _, directions = np.linalg.svd(unit - unit.mean(0), full_matrices=False)
-        fitted.basis = np.ascontiguousarray(directions[:_DIMENSIONS].T, dtype=np.float32)
-    return FittedTokens(fitted, unit @ fitted.basis)
+
+def _principal_directions(unit: NDArray[np.float32]) -> NDArray[np.float32]:
+    import numpy as np
+
+    _, _, directions = np.linalg.svd(unit - unit.mean(0), full_matrices=False)
+    return np.ascontiguousarray(directions[:_DIMENSIONS].T, dtype=np.float32)
 
 
 def _segments(ids: list[list[int]]) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.bool_]]:
