@@ -194,3 +194,39 @@ def test_a_cached_fit_is_reused_for_the_same_key_and_redone_for_another(tmp_path
     with caplog.at_level(logging.WARNING):
         assert cached_arrays(file, "b", compute)["basis"][0, 0] == 3
     assert "ignoring the cache file" in caplog.text
+
+
+@needs_model
+def test_a_snippet_whose_answer_covers_the_message_reaches_the_prompt_behind_the_best_match():
+    from supportbot.config import SnippetConfig
+    from supportbot.encoder import load_encoder
+    from supportbot.semantic import SemanticIndex
+
+    faq = {  # one question per entry, as real FAQs often have: the answers say more
+        "virus": ("What is the new virus?", "A respiratory illness caused by a coronavirus first identified in 2019."),
+        "spread": ("How does it spread?", "Mostly through droplets when an infected person coughs, sneezes or talks."),
+        "masks": ("Should I wear a mask?", "Yes, in crowded indoor places and on public transport."),
+        "errands": ("Any advice for errands?", ("Shop for groceries once a week, keep your distance in the "
+                                                "supermarket, and wash your hands when you get home.")),
+        "travel": ("Can I travel abroad?", "Check the rules of the country you are going to before you book."),
+        "vaccine": ("Is there a vaccine?", "Yes: vaccines are offered free of charge at pharmacies and clinics."),
+        "symptoms": ("What are the symptoms?", "Fever, a new cough, tiredness and loss of taste or smell."),
+        "testing": ("Where can I get tested?", "Test centres are open every day; book a slot online or walk in."),
+    }
+    index = SemanticIndex([SnippetConfig(id=i, title=t, answer=a) for i, (t, a) in faq.items()], [],
+                          load_encoder("all-minilm-l6-v2").encode)
+
+    def by_question(message: str) -> list[str]:
+        scores = index.class_scores(message)
+        return sorted(faq, key=lambda i: -scores[list(faq).index(i)])[:2]
+
+    def prompt(message: str) -> list[str]:
+        return [c.snippet.id for c in index.search(message, 2)]
+
+    # No question is about shopping; the answer about buying food brings its entry in.
+    assert by_question("can I still buy food?") == ["travel", "testing"]
+    assert prompt("can I still buy food?") == ["travel", "errands"]
+    # The best match by question leads even where the passages rank it lower: the offline
+    # engine answers with it, and its thresholds are set on its match.
+    assert by_question("is it ok to go shopping") == ["masks", "errands"]
+    assert prompt("is it ok to go shopping") == ["masks", "errands"]

@@ -27,8 +27,9 @@ DeltaCallback = Callable[[str], Awaitable[None]]
 class Candidate:
     """A snippet put in the prompt, with how well it matched the customer's message.
 
-    `score` ranks candidates for one query; `match` (0..1) is comparable across queries,
-    which is what the offline provider thresholds on.
+    `score` ranks candidates for one query (the semantic engine puts its best match first
+    whatever its score); `match` (0..1) is comparable across queries, which is what the
+    offline provider thresholds on.
     """
 
     snippet: SnippetConfig
