@@ -114,11 +114,18 @@ def main() -> None:
             stop(serve)
             stop(model)
             drop_schema(schema)
-    acknowledged = Counter(load.acknowledged)
-    lost = [t for t in acknowledged if stored[t] == 0]
+    result = report(args, load, stored, seconds)
+    print(json.dumps(result, indent=2))
+    if result["lost"] or result["duplicated"] or result["server_errors_5xx"]:
+        sys.exit(1)
+
+
+def report(args: argparse.Namespace, load: Load, stored: Counter[str], seconds: float) -> dict[str, object]:
+    """The run's figures: what was acknowledged against what the store holds, and timings."""
+    lost = [t for t in Counter(load.acknowledged) if stored[t] == 0]
     duplicated = [t for t, n in stored.items() if n > 1]
     ordered = sorted(load.latencies)
-    result = {
+    return {
         "db": args.db, "crash": args.crash, "turns_sent": sum(load.status.values()) + load.unanswered,
         "acknowledged": len(load.acknowledged), "unanswered_during_crash": load.unanswered,
         "stored_customer_messages": sum(stored.values()), "lost": len(lost), "duplicated": len(duplicated),
@@ -126,9 +133,6 @@ def main() -> None:
         "seconds": round(seconds, 1), "turns_per_s": round(len(load.latencies) / seconds, 1),
         "p50_ms": round(statistics.median(ordered) * 1000, 1), "p99_ms": round(ordered[int(len(ordered) * 0.99)] * 1000, 1),
     }
-    print(json.dumps(result, indent=2))
-    if lost or duplicated or result["server_errors_5xx"]:
-        sys.exit(1)
 
 
 if __name__ == "__main__":

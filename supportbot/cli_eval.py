@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,7 +18,7 @@ from rich.table import Table
 from .cli_common import EXIT_CONFIG, err, load_for_cli, out, print_problems
 from .engine import Engine
 from .errors import ConfigError, ProviderError
-from .evaluation import calibrate, load_dataset, run_eval, summarize
+from .evaluation import Example, Outcome, calibrate, load_dataset, run_eval, summarize
 
 __all__ = ["evaluate"]
 
@@ -58,7 +59,7 @@ def evaluate(
         _print_figures(figures)
 
 
-async def _run(engine: Engine, examples: Any, progress: Any) -> Any:
+async def _run(engine: Engine, examples: Sequence[Example], progress: Callable[[int], None]) -> list[Outcome]:
     async with engine:
         return await run_eval(engine, examples, progress)
 

@@ -141,10 +141,6 @@ class Encoder:
         """Each text's WordPiece ids without [CLS] and [SEP], for the token-vector stand-in."""
         return [e.ids[1:-1] for e in self.tokenizer.encode_batch(list(texts))] if texts else []
 
-    def encode_one(self, text: str) -> NDArray[np.float32]:
-        vector: NDArray[np.float32] = self._forward([self.tokenizer.encode(text).ids])[0]
-        return vector
-
     def _forward(self, batch: list[list[int]]) -> NDArray[np.float32]:
         import numpy as np
 

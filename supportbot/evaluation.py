@@ -46,9 +46,14 @@ class Outcome:
 
     @property
     def correct(self) -> bool:
-        if self.example.expect == HANDOFF:
-            return self.decision.action == "handoff"
-        return self.decision.action == "answer" and self.example.expect in self.decision.citations
+        return _correct(self.example.expect, self.decision.action, self.decision.citations)
+
+
+def _correct(expect: str, action: str, citations: Sequence[str]) -> bool:
+    """A hand-off where one is expected; else an answer citing the expected snippet."""
+    if expect == HANDOFF:
+        return action == "handoff"
+    return action == "answer" and expect in citations
 
 
 def load_dataset(path: Path, snippet_ids: Iterable[str]) -> list[Example]:
@@ -177,10 +182,8 @@ def calibrate(bot: Bot, examples: Sequence[Example], steps: Sequence[float] | No
         totals: Counter[str] = Counter()
         for example, candidates, handoff_match in scored:
             reply = offline_reply(candidates, min_score, bot.config.escalation.confidence_threshold, handoff_match)
-            answered = reply["action"] == "answer"
             kind = "in-scope" if example.expect != HANDOFF else example.kind
-            ok = (answered and example.expect in reply["citations"]) if example.expect != HANDOFF else not answered  # type: ignore[operator]
-            hits[kind] += ok
+            hits[kind] += _correct(example.expect, str(reply["action"]), reply["citations"])  # type: ignore[arg-type]
             totals[kind] += 1
         row = {"min_score": min_score, **{kind: round(hits[kind] / totals[kind], 4) for kind in sorted(totals)}}
         row["lowest"] = min(v for k, v in row.items() if k != "min_score")

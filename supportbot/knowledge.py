@@ -117,7 +117,7 @@ class KnowledgeIndex:
         # making all of them up front was a fifth of a large bot's index build.
         self._probe_terms = probe_terms
         self._probes: list[list[tuple[frozenset[str], float]] | None] = [None] * len(probe_terms)
-        self._handoff = ExampleIndex(handoff_examples, self.idf, self._unknown_idf) if handoff_examples else None
+        self._handoff = ExampleIndex(handoff_examples, self._weights, self._unknown_weight) if handoff_examples else None
 
     @staticmethod
     def _weighted_terms(snippet: SnippetConfig, probe_terms: list[list[str]]) -> dict[str, float]:
@@ -192,8 +192,9 @@ class ExampleIndex:
     """Short example texts (hand-off examples) and how closely a message matches the
     nearest one, with the same IDF-weighted cosine as snippet questions."""
 
-    def __init__(self, examples: Sequence[str], idf: dict[str, float], unknown_idf: float) -> None:
-        self._idf, self._unknown = idf, unknown_idf
+    def __init__(self, examples: Sequence[str], weights: dict[str, float], unknown_weight: float) -> None:
+        """`weights`: each known term's squared IDF, as the snippet index has them."""
+        self._weights, self._unknown = weights, unknown_weight
         self._postings: dict[str, list[int]] = defaultdict(list)
         self._norms: list[float] = []
         for number, text in enumerate(examples):
@@ -203,7 +204,7 @@ class ExampleIndex:
             self._norms.append(math.sqrt(sum(self._weight(w) for w in words)) or 1.0)
 
     def _weight(self, term: str) -> float:
-        return self._idf.get(term, self._unknown) ** 2
+        return self._weights.get(term, self._unknown)
 
     def best(self, query_terms: frozenset[str]) -> float:
         """0..1: the match of the closest example."""

@@ -266,22 +266,29 @@ class SemanticIndex:
         if text in self._recent:
             self._recent.move_to_end(text)
             return self._recent[text]
-        scores = np.zeros(self.handoff_class + 1)
-        passages = np.zeros(self.handoff_class)
+        scores, passages = np.zeros(self.handoff_class + 1), np.zeros(self.handoff_class)
         if self.texts:
             lexical = self._nearest(self.ngrams.similarities(text))
             if self.fast is not None:
-                vector = self.fast([text])[0]
-                scores[self.classes] = _blend(self._nearest(self.fast_vectors @ vector), lexical)
-                passages = (self.fast_passages @ vector).astype(np.float64)
+                scores, passages = self._dense(self.fast([text])[0], self.fast_vectors, self.fast_passages, lexical)
             if self.fast is None or not _clear(scores):
-                vector = self.encode([text])[0]
-                scores[self.classes] = _blend(self._nearest(self.vectors @ vector), lexical)
-                passages = (self.passage_vectors @ vector).astype(np.float64)
+                scores, passages = self._dense(self.encode([text])[0], self.vectors, self.passage_vectors, lexical)
         self._recent[text] = scores, passages
         if len(self._recent) > self._recent_size:
             self._recent.popitem(last=False)
         return scores, passages
+
+    def _dense(
+        self, vector: NDArray[np.float32], probes: NDArray[np.float32], passages: NDArray[np.float32],
+        lexical: NDArray[np.float64],
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """The class scores and passage cosines of a message vector, in the space of
+        `probes` and `passages` (the transformer's or the token vectors')."""
+        import numpy as np
+
+        scores = np.zeros(self.handoff_class + 1)
+        scores[self.classes] = _blend(self._nearest(probes @ vector), lexical)
+        return scores, (passages @ vector).astype(np.float64)
 
     def _nearest(self, similarities: NDArray[np.float32]) -> NDArray[np.float64]:
         """Per class, the mean of its `_NEAREST` (two) most similar probes."""

@@ -3,8 +3,9 @@
 Config errors must point at the offending node (`path:line:col`), so a document keeps its
 node tree and finds the position of a path (`("knowledge", "snippets", 0, "id")`), its key's
 or its value's, when a problem is reported. Looking positions up only then, rather than
-recording a million of them for a large knowledge file that has no problem, halves the walk. Strings are interpolated (`${VAR}`, `${VAR:-default}`, `$$` for a literal `$`)
-in the same walk, so a missing variable is reported where it is used.
+recording a million of them for a large knowledge file that has no problem, halves the walk.
+Strings are interpolated (`${VAR}`, `${VAR:-default}`, `$$` for a literal `$`) in the same
+walk, so a missing variable is reported where it is used.
 
 The composer is libyaml's when available: knowledge files can hold many thousands of
 snippets, and the text is parsed exactly once.

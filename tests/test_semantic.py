@@ -99,7 +99,7 @@ def test_sentence_vectors_put_paraphrases_close_and_ignore_padding():
     batch = encoder.encode(texts)
     assert batch.shape == (4, 384)
     for row, text in enumerate(texts):  # batched with padding or alone: the same vector
-        assert float(batch[row] @ encoder.encode_one(text)) == pytest.approx(1.0, abs=1e-5)
+        assert float(batch[row] @ encoder.encode([text])[0]) == pytest.approx(1.0, abs=1e-5)
     assert batch[0] @ batch[1] > 0.5 > batch[0] @ batch[2]
 
 
