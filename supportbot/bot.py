@@ -8,6 +8,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from .config import BotConfig, SnippetConfig
+from .errors import Problem
 
 if TYPE_CHECKING:
     import numpy as np
@@ -26,6 +27,8 @@ class Bot:
     snippets: tuple[SnippetConfig, ...]
     source: str = "<string>"
     snippet_origins: Mapping[str, str] = field(default_factory=dict)
+    #: What `supportbot validate` warns about: the bot runs, but maybe not as meant.
+    warnings: tuple[Problem, ...] = ()
 
     @property
     def id(self) -> str:
@@ -92,4 +95,4 @@ class Bot:
         """The same bot answered by another provider (`--provider offline`)."""
         model = self.config.model.model_copy(update={"provider": provider})
         config = self.config.model_copy(update={"model": model})
-        return Bot(config, self.snippets, self.source, self.snippet_origins)
+        return Bot(config, self.snippets, self.source, self.snippet_origins, self.warnings)

@@ -64,6 +64,8 @@ def validate(
             f"[green]ok[/green] {display_path(file)}: bot '{bot.id}', {len(bot.snippets)} snippets, {rules} rules",
             markup=True,
         )
+        for warning in bot.warnings:
+            err.print(f"warning: {warning}", markup=False)
     if problems:
         print_problems(problems)
         raise typer.Exit(EXIT_CONFIG)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
+import regex
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
@@ -46,12 +47,17 @@ class _Strict(BaseModel):
 
 
 def check_regex(value: str | None) -> str | None:
-    """A field validator: the value, if it compiles as a Python regular expression."""
+    """A field validator: the value, if it compiles as a Python regular expression (and
+    with the `regex` package, which runs the rules with a time bound)."""
     if value is not None:
         try:
             re.compile(value)
         except re.error as exc:
             raise ValueError(f"invalid regular expression: {exc}") from None
+        try:
+            regex.compile(value)
+        except regex.error as exc:
+            raise ValueError(f"unsupported regular expression: {exc}") from None
     return value
 
 
@@ -174,6 +180,11 @@ class Escalation(_Strict):
     )
     max_bot_turns: int | None = Field(
         None, ge=1, description="After this many bot replies in one conversation, hand off."
+    )
+    require_citations: bool = Field(
+        False,
+        description="true: an answer that cites no snippet hands off at once (no_citations). "
+        "false: it counts as unsure, for if_low_confidence_turns rules.",
     )
     rules: list[Rule] = Field(default_factory=list)
     handoff_message: str = Field(DEFAULT_HANDOFF_MESSAGE, min_length=1)

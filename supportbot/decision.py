@@ -6,17 +6,22 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["BUILTIN_RULES", "Decision", "Handoff", "Usage"]
+__all__ = ["BUILTIN_RULES", "Decision", "Handoff", "Usage", "builtin_handoff"]
 
-#: Hand-off reasons that are not rules of the bot file.
-BUILTIN_RULES = (
-    "model_requested",
-    "low_confidence",
-    "invalid_model_output",
-    "model_unavailable",
-    "max_bot_turns",
-    "already_handed_off",
-)
+#: Hand-off reasons that are not rules of the bot file, each with the reason a customer's
+#: client may show. What happened in detail (a model server's address and error, the
+#: model's note for the team) goes in `Handoff.detail`: to logs and agents, never to customers.
+PUBLIC_REASONS = {
+    "model_requested": "The assistant passed the conversation to a person.",
+    "low_confidence": "The assistant was not sure enough of its answer.",
+    "unknown_citations": "The assistant's answer was not backed by our help articles.",
+    "no_citations": "The assistant's answer was not backed by our help articles.",
+    "invalid_model_output": "The assistant could not produce a usable answer.",
+    "model_unavailable": "The assistant is not available right now.",
+    "max_bot_turns": "The conversation needs a person to go on.",
+    "already_handed_off": "The conversation is with our support team.",
+}
+BUILTIN_RULES = tuple(PUBLIC_REASONS)
 
 
 class _Strict(BaseModel):
@@ -43,7 +48,14 @@ class Handoff(_Strict):
         description="Id of the escalation rule that fired, or a built-in reason: "
         + ", ".join(BUILTIN_RULES)
     )
-    reason: str
+    reason: str = Field(description="Why, in words fit for the customer's client.")
+    #: What happened, for logs and agents; never serialised, so never sent to a customer.
+    detail: str | None = Field(None, exclude=True)
+
+
+def builtin_handoff(rule: str, detail: str | None = None) -> Handoff:
+    """A hand-off for a built-in reason: the public reason, and the details apart."""
+    return Handoff(rule=rule, reason=PUBLIC_REASONS[rule], detail=detail)
 
 
 class Decision(_Strict):

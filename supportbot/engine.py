@@ -11,6 +11,7 @@ long) raises MessageRejected, before anything else happens.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Mapping
@@ -18,14 +19,16 @@ from dataclasses import dataclass, replace
 
 from .bot import Bot
 from .conversation import Conversation, TurnRecord
-from .decision import Decision, Handoff, Usage
+from . import textnorm
+from .decision import Decision, Handoff, Usage, builtin_handoff
 from .errors import InvalidReply, MessageRejected, ModelUnavailable
 from .knowledge import select_snippets
-from .policy import decide_post_model, decide_pre_model
+from .policy import TIMED_OUT, ConversationFacts, RuleTimedOut, decide_post_model, decide_pre_model
 from .prompt import HistoryTurn, build_messages, build_repair_messages
 from .providers.base import Candidate, DeltaCallback, ModelRequest, Provider
 from .providers.registry import create_provider
-from .reply import ModelReply, parse_reply, strict_reply_schema
+from .reply import MAX_REPLY_CHARS, ModelReply, parse_reply, strict_reply_schema
+from .streaming import ReplyStream
 from .tokens import TokenCounter, encoding_for, token_counter
 
 __all__ = ["MAX_ATTEMPTS", "Engine", "check_message"]
@@ -81,23 +84,27 @@ class Engine:
         await self.aclose()
 
     async def turn(
-        self, conversation: Conversation, text: str, *, on_model_delta: DeltaCallback | None = None
+        self, conversation: Conversation, text: str, *, on_reply_delta: DeltaCallback | None = None
     ) -> Decision:
-        """Handle one customer message. `on_model_delta` receives raw model text as it streams."""
+        """Handle one customer message. `on_reply_delta` receives the reply's text as the
+        model writes it, only where it will stand (see streaming.py)."""
         started = time.perf_counter()
         config = self.bot.config
         check_message(text, config.limits.max_message_chars)
         facts = conversation.facts()
-        handoff = decide_pre_model(self.bot.rules, facts, text)
+        handoff = await self._pre_model(facts, text)
         if handoff:
             decision = self._handoff(conversation, handoff, started)
-            self._record(conversation, text, decision, unsure=False)
+            withhold = handoff.rule in self.bot.rules.text_rule_ids
+            self._record(conversation, text, decision, unsure=False, withhold=withhold)
             return decision
+        # What the rules judged is what retrieval and the model read (SECURITY.md, g13).
+        text = textnorm.clean(text)
         candidates = select_snippets(
             self.bot.index, text, config.knowledge.top_k, conversation.recent_user_texts(_HISTORY_QUERIES)
         )
         request = self._request(conversation, text, candidates)
-        outcome = await self._ask(request, on_model_delta)
+        outcome = await self._ask(request, self._reply_stream(candidates, on_reply_delta))
         if outcome.reply is None:
             assert outcome.failure is not None
             decision = self._handoff(conversation, outcome.failure, started, outcome.attempts, outcome.usage)
@@ -123,6 +130,20 @@ class Engine:
         self._record(conversation, text, decision, unsure=post.unsure)
         return decision
 
+    async def _pre_model(self, facts: ConversationFacts, text: str) -> Handoff | None:
+        """The pre-model rules; a regex that needs more than a moment is re-run off the
+        event loop, so no message can stall the other conversations."""
+        try:
+            return decide_pre_model(self.bot.rules, facts, text)
+        except RuleTimedOut as exc:
+            log.warning("rule %s is slow on a message; checking the rules in a worker thread", exc.rule_id,
+                        extra={"bot": self.bot.id, "rule": exc.rule_id})
+        handoff = await asyncio.to_thread(decide_pre_model, self.bot.rules, facts, text, slow=True)
+        if handoff is not None and handoff.detail == TIMED_OUT:
+            log.warning("rule %s timed out on a message: handed off", handoff.rule,
+                        extra={"bot": self.bot.id, "rule": handoff.rule})
+        return handoff
+
     def _request(self, conversation: Conversation, text: str, candidates: list[Candidate]) -> ModelRequest:
         config = self.bot.config
         return ModelRequest(
@@ -140,6 +161,21 @@ class Engine:
             candidates=tuple(candidates),
         )
 
+    def _reply_stream(self, candidates: list[Candidate], on_reply: DeltaCallback | None) -> DeltaCallback | None:
+        """A callback for raw model text that passes on the reply text that will stand."""
+        if on_reply is None:
+            return None
+        rules = self.bot.rules
+        stream = ReplyStream({c.snippet.id for c in candidates}, threshold=rules.confidence_threshold,
+                             require_citations=rules.require_citations, max_chars=MAX_REPLY_CHARS)
+
+        async def on_model_text(chunk: str) -> None:
+            piece = stream.feed(chunk)
+            if piece:
+                await on_reply(piece)
+
+        return on_model_text
+
     async def _ask(self, request: ModelRequest, on_delta: DeltaCallback | None) -> _Outcome:
         """Call the model, re-asking once with the validation error; never raises."""
         usage = Usage()
@@ -151,11 +187,12 @@ class Engine:
                     replace(request, messages=messages), on_delta if attempt == 1 else None
                 )
             except ModelUnavailable as exc:
-                return _Outcome(None, attempt, usage, Handoff(rule="model_unavailable", reason=str(exc)))
+                log.warning("model unavailable: %s", exc, extra={"bot": self.bot.id})
+                return _Outcome(None, attempt, usage, builtin_handoff("model_unavailable", str(exc)))
             except Exception as exc:  # a provider plugin's bug must not reach the customer
                 log.exception("provider %s failed", type(self.provider).__name__)
-                reason = f"the provider failed: {type(exc).__name__}"
-                return _Outcome(None, attempt, usage, Handoff(rule="model_unavailable", reason=reason))
+                detail = f"the provider failed: {type(exc).__name__}"
+                return _Outcome(None, attempt, usage, builtin_handoff("model_unavailable", detail))
             usage = usage + response.usage
             try:
                 return _Outcome(parse_reply(response.text, response.finish_reason), attempt, usage, None)
@@ -163,8 +200,8 @@ class Engine:
                 error = str(exc)
                 log.info("invalid model output on attempt %d: %s", attempt, error)
                 messages = build_repair_messages(request.messages, response.text, error)
-        reason = f"no valid reply after {MAX_ATTEMPTS} attempts: {error}"
-        return _Outcome(None, MAX_ATTEMPTS, usage, Handoff(rule="invalid_model_output", reason=reason))
+        detail = f"no valid reply after {MAX_ATTEMPTS} attempts: {error}"
+        return _Outcome(None, MAX_ATTEMPTS, usage, builtin_handoff("invalid_model_output", detail))
 
     def _handoff(
         self,
@@ -187,8 +224,13 @@ class Engine:
             latency_ms=_ms_since(started),
         )
 
-    def _record(self, conversation: Conversation, text: str, decision: Decision, *, unsure: bool) -> None:
-        messages = ({"role": "user", "content": text}, {"role": "assistant", "content": decision.reply})
+    def _record(
+        self, conversation: Conversation, text: str, decision: Decision, *, unsure: bool, withhold: bool = False
+    ) -> None:
+        """Add the turn to the conversation. A message a text rule caught (a card number,
+        say) is `withhold`: it never goes into a later prompt."""
+        user = () if withhold else ({"role": "user", "content": text},)
+        messages = (*user, {"role": "assistant", "content": decision.reply})
         tokens = sum(self.counter.count_message(m) for m in messages)
         conversation.record(TurnRecord(text, decision, HistoryTurn(messages, tokens)), unsure=unsure)
 

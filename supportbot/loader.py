@@ -16,6 +16,7 @@ from .bot import Bot
 from .config import BotConfig, KnowledgeFile, SnippetConfig, SnippetFrontMatter
 from .errors import ConfigError, Problem
 from .gcpause import gc_paused
+from .lint import lint_bot
 from .validation import validate_doc
 from .yamldoc import YamlDoc, parse_yaml
 
@@ -125,7 +126,7 @@ def parse_bot(
     problems.extend(_engine_problem(config, doc, base_dir))
     if problems:
         raise ConfigError(problems)
-    return Bot(config, tuple(snippets), source, origins)
+    return Bot(config, tuple(snippets), source, origins, tuple(lint_bot(config, doc)))
 
 
 def _salvage_checks(doc: YamlDoc, base_dir: str | os.PathLike[str] | None, env: Mapping[str, str]) -> list[Problem]:

@@ -32,14 +32,16 @@ REPLY_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "supportbot model reply",
     "type": "object",
+    # In the order a model should write them: what it does and on what it stands before the
+    # text, so the text can stream once it is known to stand (streaming.py).
     "properties": {
         "action": {"enum": ["answer", "handoff"]},
-        "reply": {"type": "string", "maxLength": MAX_REPLY_CHARS},
-        "confidence": {"type": "number", "minimum": 0, "maximum": 1},
         "citations": {"type": "array", "items": {"type": "string"}, "maxItems": 50},
+        "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+        "reply": {"type": "string", "maxLength": MAX_REPLY_CHARS},
         "handoff_reason": {"type": ["string", "null"], "maxLength": 1000},
     },
-    "required": ["action", "reply", "confidence", "citations"],
+    "required": ["action", "citations", "confidence", "reply"],
     "additionalProperties": False,
 }
 _VALIDATOR = Draft202012Validator(REPLY_SCHEMA)
@@ -49,9 +51,9 @@ class ModelReply(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     action: Literal["answer", "handoff"]
-    reply: str = Field(max_length=MAX_REPLY_CHARS)
-    confidence: float = Field(ge=0, le=1)
     citations: list[str] = Field(max_length=50)
+    confidence: float = Field(ge=0, le=1)
+    reply: str = Field(max_length=MAX_REPLY_CHARS)
     handoff_reason: str | None = None
 
     @model_validator(mode="after")
@@ -71,12 +73,12 @@ def strict_reply_schema() -> dict[str, Any]:
         "type": "object",
         "properties": {
             "action": {"type": "string", "enum": ["answer", "handoff"]},
-            "reply": {"type": "string"},
-            "confidence": {"type": "number"},
             "citations": {"type": "array", "items": {"type": "string"}},
+            "confidence": {"type": "number"},
+            "reply": {"type": "string"},
             "handoff_reason": {"type": ["string", "null"]},
         },
-        "required": ["action", "reply", "confidence", "citations", "handoff_reason"],
+        "required": ["action", "citations", "confidence", "reply", "handoff_reason"],
         "additionalProperties": False,
     }
 
@@ -95,9 +97,9 @@ def parse_reply(text: str, finish_reason: str | None = "stop") -> ModelReply:
         data = json.loads(body)
     except json.JSONDecodeError as exc:
         raise InvalidReply(f"the output is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
-    errors = sorted(_VALIDATOR.iter_errors(data), key=lambda e: list(e.absolute_path))
+    errors = sorted(_VALIDATOR.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
     if errors:
-        raise InvalidReply("; ".join(_describe(e.absolute_path, e.message) for e in errors[:5]))
+        raise InvalidReply("; ".join(dict.fromkeys(_describe(e) for e in errors[:5])))
     try:
         return ModelReply.model_validate(data)
     except ValidationError as exc:
@@ -105,8 +107,29 @@ def parse_reply(text: str, finish_reason: str | None = "stop") -> ModelReply:
         raise InvalidReply(str(first["msg"]).removeprefix("Value error, ")) from None
 
 
-def _describe(path: Any, message: str) -> str:
-    where = "/".join(str(p) for p in path)
-    if len(message) > 200:
-        message = message[:197] + "..."
-    return f"{where or 'the object'}: {message}"
+def _describe(error: Any) -> str:
+    """What is wrong and where, never the value: a model that echoes the customer (an
+    email, a card number) must not put that text into logs or repair requests."""
+    where = "/".join(str(p) for p in error.absolute_path) or "the object"
+    rule, allowed, found = error.validator, error.validator_value, error.instance
+    if rule == "type":
+        wanted = " or ".join(allowed) if isinstance(allowed, list) else allowed
+        return f"{where}: must be of type {wanted}, not {_kind(found)}"
+    if rule == "enum":
+        return f"{where}: must be one of {', '.join(json.dumps(v) for v in allowed)}"
+    if rule == "required":
+        missing = [name for name in allowed if isinstance(found, dict) and name not in found]
+        return f"{where}: missing {', '.join(repr(m) for m in missing)}"
+    if rule == "additionalProperties":
+        return f"{where}: has keys that are not allowed (allowed: {', '.join(REPLY_SCHEMA['properties'])})"
+    bounds = {"minimum": "at least", "maximum": "at most", "maxLength": "at most {} characters long",
+              "maxItems": "at most {} items long"}
+    if rule in bounds:
+        text = bounds[rule]
+        return f"{where}: must be " + (text.format(allowed) if "{}" in text else f"{text} {allowed}")
+    return f"{where}: breaks the reply schema's {rule!r} rule"
+
+
+def _kind(value: object) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "a number",
+            float: "a number", type(None): "null"}.get(type(value), type(value).__name__)

@@ -150,10 +150,60 @@ def parse_yaml(
             Problem(source, line, column, "a character that is not valid Unicode (a lone surrogate); remove it")
         )
         return doc
+    except RecursionError:
+        doc.problems.append(Problem(source, 1, 1, "the YAML is nested too deeply to read (flatten it)"))
+        return doc
     if root is not None:
+        problem = _alias_problem(root, doc)
+        if problem:
+            doc.problems.append(problem)
+            return doc
         doc.root = root
         doc.data = _Walker(doc, env).value(root)
     return doc
+
+
+#: Values a document may expand to through aliases (`*name`). Real bot files reuse a list
+#: or two; a 440-byte "billion laughs" expands to hundreds of millions.
+MAX_EXPANDED_NODES = 100_000
+
+
+def _alias_problem(root: Node, doc: YamlDoc) -> Problem | None:
+    """A problem when aliases make the document refer to itself or expand to more than
+    MAX_EXPANDED_NODES values; found by counting, in time linear in the file."""
+    sizes: dict[int, int] = {}  # id(node) -> values it expands to
+    open_nodes: set[int] = set()
+    # Iterative post-order walk: a deep document must not hit Python's recursion limit.
+    stack: list[tuple[Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if children_done:
+            open_nodes.discard(key)
+            sizes[key] = 1 + sum(sizes[id(child)] for child in _children(node))
+            if sizes[key] > MAX_EXPANDED_NODES:
+                line, column = doc.position(node)
+                return Problem(doc.source, line, column,
+                               f"this value expands to more than {MAX_EXPANDED_NODES:,} values through YAML aliases "
+                               "(*name); write the values out, or reuse less")
+            continue
+        if key in sizes:
+            continue
+        if key in open_nodes:  # an alias inside the value it names
+            line, column = doc.position(node)
+            return Problem(doc.source, line, column, "a YAML alias refers to the value that contains it (a value cannot contain itself)")
+        open_nodes.add(key)
+        stack.append((node, True))
+        stack.extend((child, False) for child in _children(node) if id(child) not in sizes)
+    return None
+
+
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, SequenceNode):
+        return list(node.value)
+    return []
 
 
 class _Walker:

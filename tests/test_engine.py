@@ -62,7 +62,7 @@ async def test_invalid_output_is_repaired_with_one_more_request(bot):
 async def test_invalid_output_twice_hands_off_as_invalid_model_output(bot):
     [decision], _, _ = await run(bot, ["nope", '{"action": "answer"}'], "Where is my package?")
     assert decision.action == "handoff" and decision.handoff.rule == "invalid_model_output"
-    assert decision.attempts == 2 and "'reply' is a required property" in decision.handoff.reason
+    assert decision.attempts == 2 and "missing 'citations', 'confidence', 'reply'" in decision.handoff.detail
 
 
 async def test_a_truncated_reply_counts_as_invalid_and_is_re_asked(bot):
@@ -73,12 +73,12 @@ async def test_a_truncated_reply_counts_as_invalid_and_is_re_asked(bot):
 
 async def test_an_unreachable_model_hands_off_as_model_unavailable(bot):
     [decision], _, _ = await run(bot, [ModelUnavailable("cannot connect")], "Where is my package?")
-    assert decision.handoff.rule == "model_unavailable" and decision.handoff.reason == "cannot connect"
+    assert decision.handoff.rule == "model_unavailable" and decision.handoff.detail == "cannot connect"
 
 
 async def test_a_provider_that_crashes_is_a_hand_off_not_a_traceback(bot):
     [decision], _, _ = await run(bot, [RuntimeError("plugin bug")], "Where is my package?")
-    assert decision.handoff.rule == "model_unavailable" and "RuntimeError" in decision.handoff.reason
+    assert decision.handoff.rule == "model_unavailable" and "RuntimeError" in decision.handoff.detail
 
 
 async def test_model_requested_and_low_confidence_handoffs_reply_with_the_handoff_message(bot):
@@ -129,3 +129,14 @@ async def test_empty_or_over_long_messages_are_refused_before_anything_happens(b
     with pytest.raises(MessageRejected, match=error.replace("(", r"\(")):
         await Engine(bot, provider).turn(Conversation(bot.id), text)
     assert provider.requests == []
+
+
+async def test_a_hand_off_shows_the_customer_no_internals(bot):
+    """The model server's address and error (a wrong key's masked suffix, say) are for
+    logs and agents: the Decision a client receives says only what happened, in words."""
+    failure = ModelUnavailable("http://10.1.2.3:8080/v1 answered HTTP 401: Incorrect API key provided: sk-...abcd")
+    [decision], _, _ = await run(bot, [failure], "Where is my package?")
+    public = decision.model_dump_json()
+    assert decision.handoff.reason == "The assistant is not available right now."
+    assert "10.1.2.3" not in public and "sk-" not in public and "401" not in public
+    assert "sk-...abcd" in decision.handoff.detail

@@ -184,3 +184,44 @@ def test_the_schema_accepts_the_example_bots_and_they_point_editors_at_it(path):
 def test_the_schema_rejects_unknown_keys():
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"version": 1, "id": "x", "name": "X", "system_prompt": "p", "sytem": 1}, bot_json_schema())
+
+
+def test_a_yaml_alias_bomb_is_a_config_error_at_its_line_within_a_second():
+    """A 440-byte "billion laughs": nine levels of nine aliases each."""
+    import time
+
+    lines = ['version: 1', 'l0: &l0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    lines += [f"l{i}: &l{i} [" + ",".join([f"*l{i - 1}"] * 9) + "]" for i in range(1, 10)]
+    started = time.monotonic()
+    with pytest.raises(ConfigError) as caught:
+        parse_bot("\n".join(lines) + "\n", "bomb.yaml")
+    assert time.monotonic() - started < 1.0
+    [problem] = caught.value.problems
+    assert problem.line == 7 and "expands to more than 100,000 values through YAML aliases" in problem.message
+
+
+def test_an_alias_inside_the_value_it_names_is_a_config_error():
+    with pytest.raises(ConfigError) as caught:
+        parse_bot("version: 1\nx: &a [*a]\n", "loop.yaml")
+    assert [(p.line, p.column) for p in caught.value.problems] == [(2, 4)]
+    assert "refers to the value that contains it" in str(caught.value)
+
+
+def test_a_few_aliases_for_reuse_still_load(write):
+    path = write("bots/reuse.yaml", """\
+        version: 1
+        id: reuse
+        name: Reuse
+        system_prompt: Hi.
+        knowledge:
+          snippets:
+            - id: a
+              title: A
+              questions: &shared [Where is my order?, Has it shipped?]
+              answer: Soon.
+            - id: b
+              title: B
+              questions: *shared
+              answer: Later.
+        """)
+    assert load_bot(path, env={}).snippets[1].questions == ["Where is my order?", "Has it shipped?"]

@@ -24,7 +24,7 @@ async def test_the_contract_bot_answers_shipping_from_shipping_times(spec_bot_pa
 async def test_a_question_outside_the_faq_is_handed_off(spec_bot_path):
     decision = await ask(load_bot(spec_bot_path, env={}), "can you recommend a good restaurant nearby?")
     assert decision.action == "handoff" and decision.handoff.rule == "model_requested"
-    assert "no FAQ entry matches" in decision.handoff.reason
+    assert "no FAQ entry matches" in decision.handoff.detail
 
 
 async def test_offline_answers_clear_the_bots_confidence_threshold(spec_bot_path):

@@ -32,13 +32,13 @@ def test_a_json_code_fence_around_the_object_is_accepted():
     [
         ("Sure, your package is on its way!", "not JSON"),
         ('{"action": "answer", "reply": "x"', "not JSON"),
-        (reply_text(action="maybe"), "action: 'maybe' is not one of"),
-        (reply_text(confidence=1.5), "confidence: 1.5 is greater than the maximum of 1"),
-        (reply_text(confidence="high"), "confidence: 'high' is not of type 'number'"),
-        (reply_text(citations="a"), "citations: 'a' is not of type 'array'"),
-        (reply_text(extra=1), "Additional properties are not allowed"),
-        (json.dumps({"reply": "x"}), "'action' is a required property"),
-        (json.dumps([1, 2]), "is not of type 'object'"),
+        (reply_text(action="maybe"), 'action: must be one of "answer", "handoff"'),
+        (reply_text(confidence=1.5), "confidence: must be at most 1"),
+        (reply_text(confidence="high"), "confidence: must be of type number, not a string"),
+        (reply_text(citations="a"), "citations: must be of type array, not a string"),
+        (reply_text(extra=1), "has keys that are not allowed"),
+        (json.dumps({"reply": "x"}), "missing 'action', 'citations', 'confidence'"),
+        (json.dumps([1, 2]), "must be of type object, not a list"),
         (reply_text(reply="   "), 'an "answer" needs a non-empty "reply"'),
     ],
 )
@@ -58,3 +58,16 @@ def test_a_cut_off_or_filtered_reply_is_invalid_even_if_it_parses():
 def test_a_megabyte_of_output_is_refused_before_parsing():
     with pytest.raises(InvalidReply, match="characters long"):
         parse_reply(reply_text(reply="x" * 1_000_000))
+
+
+def test_errors_name_the_place_and_the_kind_never_the_value():
+    """A small model may echo the customer's text back in a wrong shape; that text must not
+    reach the logs or the repair request through the error message."""
+    echoed = {"email": "jane@example.com", "card": "4111 1111 1111 1111"}
+    output = json.dumps({"action": echoed, "reply": echoed, "confidence": "4111 1111 1111 1111",
+                         "citations": ["jane@example.com", 4111], "jane@example.com": 1})
+    with pytest.raises(InvalidReply) as caught:
+        parse_reply(output)
+    message = str(caught.value)
+    assert "reply: must be of type string, not an object" in message
+    assert "jane" not in message and "4111" not in message

@@ -118,7 +118,7 @@ def test_a_semantic_bot_answers_paraphrases_and_hands_off_like_its_examples(writ
     parcel = asyncio.run(ask("where's my parcel right now?"))
     assert parcel.action == "answer" and parcel.citations == ["track-order"]
     stolen = asyncio.run(ask("somebody stole my credit card"))
-    assert stolen.action == "handoff" and "hand-off example" in stolen.handoff.reason
+    assert stolen.action == "handoff" and "hand-off example" in stolen.handoff.detail
     assert list(cache_dir.glob("vectors-*.npz"))  # the next load reads the vectors from here
 
 

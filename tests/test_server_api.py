@@ -11,7 +11,7 @@ from conftest import MINIMAL_BOT
 from server_helpers import client_for
 from supportbot.testing import FakeOpenAI, Reply
 
-GOOD = '{"action": "answer", "reply": "Open \\"My Orders\\" to see the tracking link.", "confidence": 0.9, "citations": ["track-order"], "handoff_reason": null}'
+GOOD = '{"action": "answer", "citations": ["track-order"], "confidence": 0.9, "reply": "Open \\"My Orders\\" to see the tracking link.", "handoff_reason": null}'
 
 
 def post(client, text, conversation_id=None, bot="bean-there", **kwargs):
@@ -49,13 +49,20 @@ def test_the_whole_lifecycle_answer_handoff_silence_claim_reply_release_answer(t
         assert (again["action"], again["citations"], again["state"]) == ("answer", ["storing-coffee"], "bot_active")
 
 
-def test_releasing_without_the_bot_closes_and_the_bot_stays_silent(tmp_path):
+def test_a_message_to_a_closed_conversation_reopens_it_to_the_bot(tmp_path):
+    """Like a helpdesk reopening a solved ticket: the customer is answered (or queued for a
+    person again), never told someone will reply to a conversation nobody looks at."""
     with client_for(tmp_path) as client:
         cid = post(client, "I want a human").json()["conversation_id"]
         client.post(f"/v1/conversations/{cid}/claim", json={"agent": "a"})
         assert client.post(f"/v1/conversations/{cid}/release", json={"resume_bot": False}).json()["state"] == "closed"
-        after = post(client, "one more thing", cid).json()
-        assert after["handoff"]["rule"] == "already_handed_off" and after["state"] == "closed"
+        after = post(client, "how should I store my coffee?", cid).json()
+        assert (after["action"], after["citations"], after["state"]) == ("answer", ["storing-coffee"], "bot_active")
+        again = post(client, "I want a human", cid).json()
+        assert again["state"] == "awaiting_agent"
+        [packet] = client.get("/v1/handoffs").json()
+        assert packet["conversation_id"] == cid
+        assert client.post(f"/v1/conversations/{cid}/claim", json={"agent": "b"}).status_code == 200
 
 
 @pytest.mark.parametrize(

@@ -118,6 +118,33 @@ def test_kill_9_mid_conversation_loses_no_turn_that_got_a_response(tmp_path, wri
     assert after["action"] == "answer"
 
 
+def test_after_kill_9_a_conversation_with_queued_messages_answers_at_once(tmp_path, write):
+    """Every ticket of the dead process, the running one and those queued behind it, is
+    freed when the server restarts: no grace period per ticket (that was 10 s each)."""
+    database = f"sqlite:///{tmp_path / 'queued.db'}"
+    with FakeOpenAI(delay_s=1.0) as fake:
+        bot = model_bot(write, fake)
+        server = ServerProcess([str(bot), "--db", database])
+        cid = send(server.url, "Where is my package? 0")["conversation_id"]
+        queued = []
+        for i in range(4):
+            queued.append(threading.Thread(target=lambda i=i: _ignore_errors(send, server.url, f"queued {i}", cid)))
+            queued[-1].start()
+            time.sleep(0.05)
+        time.sleep(0.3)  # one turn waits for the model, three wait behind it
+        server.kill()
+        for thread in queued:
+            thread.join(10)
+        restarted = ServerProcess([str(bot), "--db", database])
+        try:
+            started = time.monotonic()
+            after = send(restarted.url, "Where is my package? again", cid)
+            elapsed = time.monotonic() - started
+        finally:
+            restarted.stop()
+    assert after["action"] == "answer" and elapsed < 5  # one model call (1 s), no waiting for the dead
+
+
 def _ignore_errors(function, *args):  # the request dies with the server
     try:
         function(*args)

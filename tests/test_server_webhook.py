@@ -56,12 +56,15 @@ def test_every_handoff_is_posted_signed_with_its_packet(tmp_path):
     finally:
         receiver.close()
     headers, body = receiver.received[0]
-    expected = "sha256=" + hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
+    timestamp = headers["x-supportbot-timestamp"]
+    assert abs(int(timestamp) - time.time()) < 30  # a receiver refuses old timestamps: no replays
+    expected = "sha256=" + hmac.new(b"s3cret", timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
     assert headers["x-supportbot-signature"] == expected
     payload = json.loads(body)
     assert payload["event"] == "handoff" and payload["conversation_id"] == cid
     assert payload["rule"] == "asks-for-human" and payload["bot"] == "bean-there"
     assert payload["last_messages"][0]["text"] == "I want a human"
+    assert payload["handed_off_at"] and all(m["at"] for m in payload["last_messages"])
 
 
 def test_failed_deliveries_are_retried_with_backoff_until_they_succeed(tmp_path):
@@ -88,3 +91,77 @@ def test_a_slow_webhook_never_delays_the_customer(tmp_path):
     finally:
         receiver.close()
     assert response.json()["state"] == "awaiting_agent" and elapsed < 1.0
+
+
+class TricklingReceiver:
+    """Answers every delivery at once, but the one for conversation "slow": that one gets
+    its status line and then one byte every 0.3 s, for ever (a read timeout never fires)."""
+
+    def __init__(self) -> None:
+        self.delivered: list[str] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                payload = json.loads(self.rfile.read(int(self.headers["content-length"])))
+                if payload["conversation_id"] != "slow":
+                    receiver.delivered.append(payload["conversation_id"])
+                    self.send_response(200)
+                    self.send_header("content-length", "0")
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self.send_header("content-length", "1000")
+                self.end_headers()
+                try:
+                    for _ in range(100):
+                        self.wfile.write(b"x")
+                        self.wfile.flush()
+                        time.sleep(0.3)
+                except OSError:
+                    pass
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+def test_a_trickling_receiver_holds_back_no_other_delivery_and_none_past_the_deadline(tmp_path):
+    import asyncio
+
+    from supportbot.server.metrics import Metrics
+    from supportbot.server.webhook import WebhookSender
+    from supportbot.store import HandoffRecord, NewMessage, open_store
+
+    async def scenario() -> tuple[float, int, list[tuple[int, int, str | None]]]:
+        store = open_store(f"sqlite:///{tmp_path / 'hooks.db'}")
+        await store.open()
+        for cid in ("slow", "a", "b", "c"):
+            await store.create_conversation(cid, "shop", {})
+            await store.save_turn(cid, [NewMessage("customer", "human", 1)], from_state="bot_active", state="awaiting_agent",
+                                  bot_turns=0, unsure_streak=0, handoff=HandoffRecord("r", "why"),
+                                  webhook={"event": "handoff", "conversation_id": cid})
+        sender = WebhookSender(store, receiver.url, "k", Metrics(), deadline_s=1.0)
+        started = time.monotonic()
+        delivered = await sender.deliver_due()
+        elapsed = time.monotonic() - started
+        rows = await store.webhook_rows()
+        await sender.stop()
+        await store.close()
+        return elapsed, delivered, rows
+
+    receiver = TricklingReceiver()
+    try:
+        elapsed, delivered, rows = asyncio.run(scenario())
+    finally:
+        receiver.close()
+    assert sorted(receiver.delivered) == ["a", "b", "c"] and delivered == 3
+    assert elapsed < 2.5  # the deadline (1 s), not the trickle (30 s)
+    assert [attempts for _, attempts, _ in rows] == [1, 1, 1, 1] and rows[0][2] is None  # "slow" failed, to be retried

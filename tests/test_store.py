@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from pg import postgres_schema
-from supportbot.store import IllegalTransition, SqlStore, StoreError, UnknownConversation, open_store
+from supportbot.store import HandoffRecord, IllegalTransition, NewMessage, SqlStore, StoreError, UnknownConversation, open_store
 from supportbot.store.schema import MIGRATIONS
 
 pytestmark = pytest.mark.anyio
@@ -36,8 +36,8 @@ async def new_conversation(store: SqlStore, cid: str = "c1", bot: str = "shop") 
     return cid
 
 
-def customer(text: str, decision: dict | None = None):
-    return ("customer", text, 5, None, decision or {"action": "answer"})
+def customer(text: str, decision: dict | None = None) -> NewMessage:
+    return NewMessage("customer", text, 5, decision=decision or {"action": "answer"})
 
 
 async def test_migrations_are_versioned_and_running_them_again_changes_nothing(database_url, store):
@@ -57,10 +57,10 @@ async def test_a_conversation_starts_bot_active_with_its_metadata(store):
 
 async def test_a_turn_is_stored_whole_with_ordered_messages_and_new_counters(store):
     cid = await new_conversation(store)
-    await store.save_turn(cid, [customer("hi"), ("bot", "hello", 3, None, None)], state="bot_active",
+    await store.save_turn(cid, [customer("hi"), NewMessage("bot", "hello", 3)], from_state="bot_active", state="bot_active",
                           bot_turns=1, unsure_streak=0, handoff=None, webhook=None)
-    await store.save_turn(cid, [customer("bye")], state="awaiting_agent", bot_turns=1, unsure_streak=0,
-                          handoff=("asks-for-human", "wants a person"), webhook={"event": "handoff"})
+    await store.save_turn(cid, [customer("bye")], from_state="bot_active", state="awaiting_agent", bot_turns=1, unsure_streak=0,
+                          handoff=HandoffRecord("asks-for-human", "wants a person"), webhook={"event": "handoff"})
     messages = await store.messages(cid)
     assert [(m.seq, m.role, m.text) for m in messages] == [(1, "customer", "hi"), (2, "bot", "hello"), (3, "customer", "bye")]
     assert messages[0].decision == {"action": "answer"} and messages[1].tokens == 3
@@ -73,7 +73,7 @@ async def test_a_turn_is_stored_whole_with_ordered_messages_and_new_counters(sto
 async def test_a_failed_turn_leaves_nothing_behind(store):
     cid = await new_conversation(store)
     with pytest.raises(Exception):
-        await store.save_turn(cid, [customer("hi"), ("bot", None, 3, None, None)], state="bot_active",  # type: ignore[list-item]
+        await store.save_turn(cid, [customer("hi"), NewMessage("bot", None, 3)], from_state="bot_active", state="bot_active",  # type: ignore[list-item]
                               bot_turns=1, unsure_streak=0, handoff=None, webhook={"event": "x"})
     assert await store.messages(cid) == [] and await store.webhook_rows() == []
 
@@ -82,8 +82,8 @@ async def test_the_lifecycle_moves_only_along_allowed_transitions(store):
     cid = await new_conversation(store)
     with pytest.raises(IllegalTransition, match="conversation is bot_active; cannot claim"):
         await store.transition(cid, ["awaiting_agent"], "agent_active", "claim", agent="maria")
-    await store.save_turn(cid, [customer("human please")], state="awaiting_agent", bot_turns=3, unsure_streak=1,
-                          handoff=("asks-for-human", "r"), webhook=None)
+    await store.save_turn(cid, [customer("human please")], from_state="bot_active", state="awaiting_agent", bot_turns=3, unsure_streak=1,
+                          handoff=HandoffRecord("asks-for-human", "r"), webhook=None)
     claimed = await store.transition(cid, ["awaiting_agent"], "agent_active", "claim", agent="maria")
     assert (claimed.state, claimed.agent) == ("agent_active", "maria")
     message = await store.add_agent_message(cid, "maria", "Hello, Maria here.", 7)
@@ -98,8 +98,8 @@ async def test_the_lifecycle_moves_only_along_allowed_transitions(store):
 async def test_the_queue_lists_the_longest_waiting_first(store):
     for cid in ("a", "b", "c"):
         await new_conversation(store, cid)
-        await store.save_turn(cid, [customer("help")], state="awaiting_agent", bot_turns=0, unsure_streak=0,
-                              handoff=("r", "why"), webhook=None)
+        await store.save_turn(cid, [customer("help")], from_state="bot_active", state="awaiting_agent", bot_turns=0, unsure_streak=0,
+                              handoff=HandoffRecord("r", "why"), webhook=None)
         await asyncio.sleep(0.01)
     await store.transition("b", ["awaiting_agent"], "agent_active", "claim", agent="x")
     assert [r.id for r in await store.handoffs("awaiting_agent")] == ["a", "c"]
@@ -116,7 +116,7 @@ async def test_tickets_serve_a_conversation_in_arrival_order_across_stores(datab
         second, status, _, _ = await other.begin_turn(cid, "two", 30, 10)
         third, status_third, _, _ = await store.begin_turn(cid, "one", 30, 10)
         assert (second, status, third, status_third) == (1, "waiting", 2, "waiting")
-        await store.save_turn(cid, [customer("a")], state="bot_active", bot_turns=1, unsure_streak=0,
+        await store.save_turn(cid, [customer("a")], from_state="bot_active", state="bot_active", bot_turns=1, unsure_streak=0,
                               handoff=None, webhook=None, ticket=first)
         assert (await store.try_serve(cid, third, "one", 30, 10))[0] == "waiting"
         status, _, messages = await other.try_serve(cid, second, "two", 30, 10)
@@ -165,8 +165,8 @@ async def test_concurrent_appends_never_share_a_sequence_number(store):
 
 async def test_a_webhook_is_claimed_by_one_sender_and_retried_until_delivered(database_url, store):
     cid = await new_conversation(store)
-    await store.save_turn(cid, [customer("x")], state="awaiting_agent", bot_turns=0, unsure_streak=0,
-                          handoff=("r", "why"), webhook={"event": "handoff", "n": 1})
+    await store.save_turn(cid, [customer("x")], from_state="bot_active", state="awaiting_agent", bot_turns=0, unsure_streak=0,
+                          handoff=HandoffRecord("r", "why"), webhook={"event": "handoff", "n": 1})
     other = open_store(database_url)
     await other.open()
     try:
@@ -185,3 +185,81 @@ async def test_a_webhook_is_claimed_by_one_sender_and_retried_until_delivered(da
 async def test_an_unknown_database_url_is_refused_with_the_forms_allowed():
     with pytest.raises(StoreError, match="use sqlite:///path/file.db or postgresql://"):
         open_store("mysql://x")
+
+
+async def test_every_ticket_of_a_dead_process_is_freed_at_once(store):
+    """A server killed with messages queued on a conversation: after the restart the next
+    message runs at once, not after a grace period per ticket of the dead process."""
+    cid = await new_conversation(store)
+    dead = "host:999999:gone"
+    statuses = [(await store.begin_turn(cid, dead, 300, 10))[1] for _ in range(5)]
+    assert statuses == ["serving"] + ["waiting"] * 4
+    live, status, _, _ = await store.begin_turn(cid, "me", 30, 10)
+    assert status == "waiting"
+    assert await store.abandon_tickets(lambda owner: owner == dead, 10) == 1
+    assert (await store.try_serve(cid, live, "me", 30, 10))[0] == "serving"
+
+
+async def test_a_waiting_ticket_behind_freed_ones_is_served_on_its_next_look(store):
+    cid = await new_conversation(store)
+    await store.begin_turn(cid, "host:999999:gone", 300, 10)
+    live, _, _, _ = await store.begin_turn(cid, "me", 30, 10)
+    await store.begin_turn(cid, "host:999999:gone", 300, 10)  # queued behind the live one
+    await store.abandon_tickets(lambda owner: owner.startswith("host:999999"), 10)
+    assert (await store.try_serve(cid, live, "me", 30, 10))[0] == "serving"
+    assert (await store.begin_turn(cid, "me", 30, 10))[1] == "waiting"  # the live one still runs
+
+
+async def test_a_turn_that_did_not_change_the_state_does_not_undo_an_agents_claim(store):
+    cid = await new_conversation(store)
+    await store.save_turn(cid, [customer("human")], from_state="bot_active", state="awaiting_agent", bot_turns=0,
+                          unsure_streak=0, handoff=HandoffRecord("asks-for-human", "wants a person"))
+    # A customer turn starts while the conversation waits for an agent...
+    ticket, _, row, _ = await store.begin_turn(cid, "me", 30, 10)
+    assert row.state == "awaiting_agent"
+    # ...an agent claims it meanwhile...
+    await store.transition(cid, ["awaiting_agent"], "agent_active", "claim", agent="maria")
+    # ...and the turn, which changed nothing, is stored.
+    after = await store.save_turn(cid, [customer("hello?")], from_state="awaiting_agent", state="awaiting_agent",
+                                  bot_turns=0, unsure_streak=0, ticket=ticket)
+    assert after == "agent_active"
+    assert ((await store.get_conversation(cid)).state, (await store.get_conversation(cid)).agent) == ("agent_active", "maria")
+
+
+async def test_a_hand_off_that_lost_its_race_writes_neither_state_nor_webhook(store):
+    cid = await new_conversation(store)
+    await store.transition(cid, ["bot_active"], "agent_active", "claim", agent="maria")
+    after = await store.save_turn(cid, [customer("human")], from_state="bot_active", state="awaiting_agent", bot_turns=0,
+                                  unsure_streak=0, handoff=HandoffRecord("asks-for-human", "r"), webhook={"event": "handoff"})
+    row = await store.get_conversation(cid)
+    assert (after, row.state, row.handoff_rule) == ("agent_active", "agent_active", None)
+    assert await store.webhook_rows() == []
+
+
+async def test_a_customer_message_reopens_a_closed_conversation_to_the_bot(store):
+    cid = await new_conversation(store)
+    await store.save_turn(cid, [customer("human")], from_state="bot_active", state="awaiting_agent", bot_turns=4,
+                          unsure_streak=1, handoff=HandoffRecord("asks-for-human", "r"))
+    await store.transition(cid, ["awaiting_agent"], "agent_active", "claim", agent="maria")
+    await store.transition(cid, ["agent_active"], "closed", "close")
+    _, status, row, _ = await store.begin_turn(cid, "me", 30, 10)
+    assert status == "serving" and (row.state, row.bot_turns, row.unsure_streak, row.agent) == ("bot_active", 0, 0, None)
+
+
+async def test_the_queue_pages_with_a_cursor_in_waiting_order(store):
+    ids = [f"c{i:02d}" for i in range(7)]
+    for cid in ids:
+        await new_conversation(store, cid)
+        await store.save_turn(cid, [customer("help")], from_state="bot_active", state="awaiting_agent", bot_turns=0,
+                              unsure_streak=0, handoff=HandoffRecord("r", "why"), at=f"2026-01-01T00:00:0{ids.index(cid) % 3}Z")
+    seen: list[str] = []
+    after = None
+    while True:
+        page = await store.handoffs("awaiting_agent", limit=3, after=after)
+        if not page:
+            break
+        seen += [row.id for row in page]
+        last = page[-1]
+        after = (last.handoff_at or "", last.created_at, last.id)
+    expected = sorted(ids, key=lambda c: (ids.index(c) % 3, ids.index(c)))
+    assert seen == expected

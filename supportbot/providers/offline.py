@@ -34,26 +34,26 @@ def offline_reply(
     if handoff_match > 0 and handoff_match >= (best.match if best else 0.0):
         return {
             "action": "handoff",
-            "reply": "",
-            "confidence": round(handoff_match, 4),
             "citations": [],
+            "confidence": round(handoff_match, 4),
+            "reply": "",
             "handoff_reason": f"the message resembles a hand-off example (match {handoff_match:.2f})",
         }
     if best is None or best.match < min_score:
         found = f"best match {best.snippet.id} at {best.match:.2f}" if best else "no snippet shares a word with it"
         return {
             "action": "handoff",
-            "reply": "",
-            "confidence": round(best.match if best else 0.0, 4),
             "citations": [],
+            "confidence": round(best.match if best else 0.0, 4),
+            "reply": "",
             "handoff_reason": f"no FAQ entry matches this message well enough ({found}; needs {min_score:.2f})",
         }
     span = (best.match - min_score) / (1 - min_score) if min_score < 1 else 1.0
     return {
         "action": "answer",
-        "reply": best.snippet.answer.strip(),
-        "confidence": round(threshold + (1 - threshold) * span, 4),
         "citations": [best.snippet.id],
+        "confidence": round(threshold + (1 - threshold) * span, 4),
+        "reply": best.snippet.answer.strip(),
         "handoff_reason": None,
     }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import hmac
 import json
 import logging
@@ -14,7 +15,8 @@ from contextlib import asynccontextmanager
 from importlib.resources import files
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi import Depends, FastAPI, Header, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -26,11 +28,20 @@ from ..errors import MessageRejected
 from ..loader import load_bots
 from ..providers.registry import create_provider
 from ..store import STATES, IllegalTransition, StoreError, open_store
-from ..streaming import ReplyStream
-from .limits import BodyLimit
+from .limits import BodyLimit, RateLimited, SlidingWindow, client_address
 from .metrics import Metrics, TimedProvider
-from .models import AgentMessageIn, ClaimIn, ConversationOut, MessageIn, ReleaseIn, TurnOut, conversation_out
-from .service import Busy, ConversationNotFound, RateLimited, SupportService, UnknownBot
+from .models import (
+    BOT_ID,
+    CONVERSATION_ID,
+    AgentMessageIn,
+    ClaimIn,
+    ConversationOut,
+    MessageIn,
+    ReleaseIn,
+    TurnOut,
+    conversation_out,
+)
+from .service import Busy, ConversationNotFound, SupportService, UnknownBot
 from .settings import SETTINGS_ENV, ServerSettings
 from .webhook import WebhookSender
 
@@ -47,19 +58,24 @@ def _bearer(authorization: str | None) -> str | None:
     return None
 
 
-def _authorizer(settings: ServerSettings, *groups: list[str]) -> Callable[..., Awaitable[None]]:
-    """A dependency that admits a request carrying a key from one of `groups`.
+def _holds(token: str | None, keys: Sequence[str]) -> bool:
+    return bool(token) and any(hmac.compare_digest(token.encode(), key.encode()) for key in keys)  # type: ignore[union-attr]
+
+
+def _authorizer(settings: ServerSettings, *groups: list[str]) -> Callable[..., Awaitable[str]]:
+    """A dependency that admits a request carrying a key from one of `groups`, and says
+    whose it is: "agent" (an agent key, or no keys configured at all) or "customer".
 
     With no keys configured at all the server only listens on loopback (see `serve`);
     once any keys are configured, a group left empty admits nobody: fail closed."""
     keys = [key for group in groups for key in group]
 
-    async def check(authorization: Annotated[str | None, Header()] = None) -> None:
+    async def check(authorization: Annotated[str | None, Header()] = None) -> str:
         if not settings.keys_configured:
-            return
+            return "agent"
         token = _bearer(authorization)
-        if token and any(hmac.compare_digest(token.encode(), key.encode()) for key in keys):
-            return
+        if _holds(token, keys):
+            return "agent" if _holds(token, settings.agent_keys) else "customer"
         raise _Unauthorized()
 
     return check
@@ -103,8 +119,12 @@ def create_app(settings: ServerSettings, bots: Sequence[Bot] | None = None, env:
                 await engine.aclose()
             await store.close()
 
-    app = FastAPI(title="supportbot", version=__version__, lifespan=lifespan,
+    # /docs loads Swagger UI from a CDN: off unless asked for (SUPPORTBOT_DOCS), and then
+    # a pinned version. /openapi.json is always there.
+    app = FastAPI(title="supportbot", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Customer messages in, answers or hand-offs out; the hand-off lifecycle for agents.")
+    if settings.docs:
+        _pinned_docs(app)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "Content-Type", "Accept"])
@@ -113,6 +133,8 @@ def create_app(settings: ServerSettings, bots: Sequence[Bot] | None = None, env:
     customer = Depends(_authorizer(settings, settings.api_keys))
     agent = Depends(_authorizer(settings, settings.agent_keys))
     anyone = Depends(_authorizer(settings, settings.api_keys, settings.agent_keys))
+    anyone_role = _authorizer(settings, settings.api_keys, settings.agent_keys)
+    new_conversations = SlidingWindow("per client address")
 
     def service() -> SupportService:
         return state["service"]  # type: ignore[no-any-return]
@@ -133,7 +155,9 @@ def create_app(settings: ServerSettings, bots: Sequence[Bot] | None = None, env:
         return JSONResponse(body, status_code=200 if ready else 503)
 
     @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
-    async def metrics_endpoint() -> Response:
+    async def metrics_endpoint(authorization: Annotated[str | None, Header()] = None) -> Response:
+        if settings.metrics_keys and not _holds(_bearer(authorization), settings.metrics_keys):
+            raise _Unauthorized()
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
     @app.get("/v1/bots", tags=["customer"], dependencies=[anyone])
@@ -142,9 +166,13 @@ def create_app(settings: ServerSettings, bots: Sequence[Bot] | None = None, env:
 
     @app.post("/v1/bots/{bot_id}/messages", tags=["customer"], dependencies=[customer], response_model=TurnOut,
               responses={200: {"content": {"text/event-stream": {}}}, 404: {}, 409: {}, 413: {}, 422: {}, 429: {}})
-    async def post_message(bot_id: str, body: MessageIn, accept: Annotated[str | None, Header()] = None) -> Any:
+    async def post_message(request: Request, bot_id: BotId, body: MessageIn, accept: Annotated[str | None, Header()] = None) -> Any:
         svc = service()
         svc.check(bot_id, body.conversation_id, body.text)
+        if body.conversation_id is None and settings.new_conversations_per_minute:
+            client = client_address(request.client.host if request.client else None,
+                                    request.headers.get("x-forwarded-for"), settings.trusted_proxies)
+            new_conversations.check(client, settings.new_conversations_per_minute, "new conversations")
         if accept and "text/event-stream" in accept:
             if body.conversation_id:  # a 404 must come before the stream starts
                 await svc.check_conversation(bot_id, body.conversation_id)
@@ -156,56 +184,119 @@ def create_app(settings: ServerSettings, bots: Sequence[Bot] | None = None, env:
         return Response(TurnOut(**result.decision.model_dump(), state=result.state).model_dump_json(), media_type="application/json")
 
     @app.get("/v1/conversations/{conversation_id}", tags=["customer"], dependencies=[anyone], response_model=ConversationOut)
-    async def get_conversation(conversation_id: str) -> ConversationOut:
+    async def get_conversation(conversation_id: ConversationId, role: str = Depends(anyone_role)) -> ConversationOut:
         row, messages = await service().transcript(conversation_id)
-        return conversation_out(row, messages)
+        return conversation_out(row, messages, for_agent=role == "agent")
 
     @app.get("/v1/conversations/{conversation_id}/events", tags=["customer"], dependencies=[anyone],
              responses={200: {"content": {"text/event-stream": {}}}})
-    async def conversation_events(conversation_id: str, after: Annotated[int, Query(ge=0)] = 0) -> StreamingResponse:
+    async def conversation_events(conversation_id: ConversationId, after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0) -> StreamingResponse:
         await service().transcript(conversation_id)  # 404 before the stream starts
         return StreamingResponse(_events(service(), conversation_id, after), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
     @app.get("/v1/handoffs", tags=["agent"], dependencies=[agent])
-    async def handoffs(state_name: Annotated[str, Query(alias="state", pattern="^(" + "|".join(STATES) + ")$")] = "awaiting_agent") -> list[dict[str, Any]]:
-        return await service().queue(state_name)
+    async def handoffs(
+        response: Response,
+        state_name: Annotated[str, Query(alias="state", pattern="^(" + "|".join(STATES) + ")$")] = "awaiting_agent",
+        limit: Annotated[int, Query(ge=1, le=500, description="Conversations per page.")] = 100,
+        cursor: Annotated[str | None, Query(max_length=400, description="X-Next-Cursor of the previous page.")] = None,
+    ) -> list[dict[str, Any]]:
+        """The queue, longest waiting first, a page at a time: while a page is full, its
+        `X-Next-Cursor` header (and `Link: <...>; rel="next"`) asks for the next."""
+        packets = await service().queue(state_name, limit, _read_cursor(cursor))
+        if len(packets) == limit:
+            last = packets[-1]
+            following = _cursor(last["handed_off_at"] or "", last["created_at"], last["conversation_id"])
+            response.headers["X-Next-Cursor"] = following
+            response.headers["Link"] = f'</v1/handoffs?state={state_name}&limit={limit}&cursor={following}>; rel="next"'
+        return packets
 
     @app.post("/v1/conversations/{conversation_id}/claim", tags=["agent"], dependencies=[agent], response_model=ConversationOut)
-    async def claim(conversation_id: str, body: ClaimIn) -> ConversationOut:
+    async def claim(conversation_id: ConversationId, body: ClaimIn) -> ConversationOut:
         await service().claim(conversation_id, body.agent)
-        return conversation_out(*await service().transcript(conversation_id))
+        return conversation_out(*await service().transcript(conversation_id), for_agent=True)
 
     @app.post("/v1/conversations/{conversation_id}/agent-messages", tags=["agent"], dependencies=[agent], status_code=201)
-    async def agent_message(conversation_id: str, body: AgentMessageIn) -> dict[str, Any]:
+    async def agent_message(conversation_id: ConversationId, body: AgentMessageIn) -> dict[str, Any]:
         row, _ = await service().transcript(conversation_id)
         message = await service().agent_message(conversation_id, row.agent or "agent", body.text)
         return {"seq": message.seq, "role": message.role, "text": message.text, "at": message.created_at, "author": message.author}
 
     @app.post("/v1/conversations/{conversation_id}/release", tags=["agent"], dependencies=[agent], response_model=ConversationOut)
-    async def release(conversation_id: str, body: ReleaseIn) -> ConversationOut:
+    async def release(conversation_id: ConversationId, body: ReleaseIn) -> ConversationOut:
         await service().release(conversation_id, body.resume_bot)
-        return conversation_out(*await service().transcript(conversation_id))
+        return conversation_out(*await service().transcript(conversation_id), for_agent=True)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def web_chat() -> HTMLResponse:
-        return HTMLResponse(_page("index.html"))
+        return HTMLResponse(_page("index.html"), headers=PAGE_HEADERS)
 
     @app.get("/agent", response_class=HTMLResponse, include_in_schema=False)
     async def agent_console() -> HTMLResponse:
-        return HTMLResponse(_page("agent.html"))
+        return HTMLResponse(_page("agent.html"), headers=PAGE_HEADERS)
 
     @app.get("/static/{name}", include_in_schema=False)
     async def static(name: str) -> Response:
-        media = {"css": "text/css", "js": "text/javascript"}.get(name.rsplit(".", 1)[-1])
-        if media is None or "/" in name or name.startswith("."):
+        media = _STATIC.get(name)  # only the files we ship, by their exact names
+        if media is None:
             return JSONResponse({"detail": "not found"}, status_code=404)
-        try:
-            return Response(_page(name), media_type=media, headers={"Cache-Control": "no-cache"})
-        except FileNotFoundError:
-            return JSONResponse({"detail": "not found"}, status_code=404)
+        return Response(_page(name), media_type=media, headers={"Cache-Control": "no-cache", **PAGE_HEADERS})
 
     return app
+
+
+#: The pages load only their own scripts and styles and talk only to this server; no
+#: other site may frame them (clickjacking) or learn where a visitor came from.
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+    "img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+_MEDIA = {".css": "text/css", ".js": "text/javascript"}
+_STATIC = {
+    entry.name: _MEDIA[suffix]
+    for entry in files("supportbot").joinpath("web").iterdir()
+    if (suffix := "." + entry.name.rsplit(".", 1)[-1]) in _MEDIA
+}
+#: Sequence numbers are INTEGER columns: a larger `after` can match nothing.
+MAX_SEQ = 2**31 - 1
+BotId = Annotated[str, Path(pattern=BOT_ID, description="A bot's id.")]
+ConversationId = Annotated[str, Path(pattern=CONVERSATION_ID, description="A conversation's id.")]
+#: Pinned, so what /docs runs does not change under a running server.
+_SWAGGER_UI = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5.17.14"
+
+
+def _pinned_docs(app: FastAPI) -> None:
+    from fastapi.openapi.docs import get_swagger_ui_html
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="supportbot API",
+                                   swagger_js_url=f"{_SWAGGER_UI}/swagger-ui-bundle.js",
+                                   swagger_css_url=f"{_SWAGGER_UI}/swagger-ui.css")
+
+
+def _cursor(*key: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
+
+
+def _read_cursor(cursor: str | None) -> tuple[str, str, str] | None:
+    if cursor is None:
+        return None
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if isinstance(key, list) and len(key) == 3 and all(isinstance(k, str) for k in key):
+            return (key[0], key[1], key[2])
+    except ValueError:
+        pass
+    raise BadCursor()
+
+
+class BadCursor(ValueError):
+    """A cursor this server did not give out."""
 
 
 def _page(name: str) -> str:
@@ -220,12 +311,9 @@ def _stream_turn(svc: SupportService, tasks: set[asyncio.Task[None]], sender: We
                  bot_id: str, conversation_id: str | None, text: str, metadata: dict[str, Any]) -> StreamingResponse:
     """Stream reply text as the model writes it, then the validated decision."""
     queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-    extractor = ReplyStream()
 
-    async def on_delta(chunk: str) -> None:
-        piece = extractor.feed(chunk)
-        if piece:
-            queue.put_nowait(("delta", {"text": piece}))
+    async def on_delta(piece: str) -> None:
+        queue.put_nowait(("delta", {"text": piece}))
 
     async def run() -> None:
         try:
@@ -276,6 +364,13 @@ async def _events(svc: SupportService, conversation_id: str, after: int) -> Asyn
             yield ": keep-alive\n\n"
 
 
+def _printable(value: object) -> object:
+    """A value any JSON encoder takes: lone surrogates shown as escapes."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
+
+
 def _public_error(exc: Exception) -> str:
     if isinstance(exc, Busy | StoreError):
         return "the service is busy; please try again"
@@ -283,7 +378,7 @@ def _public_error(exc: Exception) -> str:
 
 
 def _errors(app: FastAPI, metrics: Metrics) -> None:
-    def detail(status: int, message: str, **extra: Any) -> JSONResponse:
+    def detail(status: int, message: Any, **extra: Any) -> JSONResponse:
         headers = extra.pop("headers", None)
         return JSONResponse({"detail": message, **extra}, status_code=status, headers=headers)
 
@@ -299,6 +394,18 @@ def _errors(app: FastAPI, metrics: Metrics) -> None:
     @app.exception_handler(MessageRejected)
     async def rejected(request: Request, exc: MessageRejected) -> JSONResponse:
         return detail(422, str(exc))
+
+    @app.exception_handler(BadCursor)
+    async def bad_cursor(request: Request, exc: BadCursor) -> JSONResponse:
+        return detail(422, "cursor: not a cursor this server gave out (use the X-Next-Cursor header of the previous page)")
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own body echoes the input, which may hold characters no JSON encoder
+        # takes (a lone surrogate): say where and what, never the value.
+        problems = [{"loc": [_printable(part) for part in error["loc"]], "msg": _printable(error["msg"]), "type": error["type"]}
+                    for error in exc.errors()]
+        return detail(422, problems)
 
     @app.exception_handler(RateLimited)
     async def limited(request: Request, exc: RateLimited) -> JSONResponse:

@@ -2,16 +2,50 @@
 
 from __future__ import annotations
 
-from typing import Any
+import json
+import re
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from ..decision import Decision
 from ..store import ConversationRow, MessageRow
 
-__all__ = ["AgentMessageIn", "ClaimIn", "ConversationOut", "MessageIn", "ReleaseIn", "TurnOut", "conversation_out"]
+__all__ = [
+    "BOT_ID",
+    "CONVERSATION_ID",
+    "MAX_METADATA_BYTES",
+    "AgentMessageIn",
+    "ClaimIn",
+    "ConversationOut",
+    "MessageIn",
+    "ReleaseIn",
+    "TurnOut",
+    "conversation_out",
+    "storable",
+]
 
-_ID = r"^[A-Za-z0-9_-]{1,64}$"
+CONVERSATION_ID = r"^[A-Za-z0-9_-]{1,64}$"
+BOT_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:?-]{0,127}$"
+_ID = CONVERSATION_ID
+MAX_METADATA_BYTES = 4096
+# What no database column can hold: NUL (PostgreSQL refuses it in text) and lone
+# surrogates (not Unicode: no UTF-8 encoder takes them).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(value: str) -> str:
+    """The value, if every character of it can be stored and read back; else a ValueError
+    naming the character (pydantic turns it into a 422 naming the field)."""
+    found = _UNSTORABLE.search(value)
+    if found:
+        code = ord(found.group())
+        what = "NUL" if code == 0 else "a lone surrogate, which is not valid Unicode"
+        raise ValueError(f"contains U+{code:04X} ({what}) at position {found.start()}; remove it")
+    return value
+
+
+Text = Annotated[str, AfterValidator(storable)]
 
 
 class _In(BaseModel):
@@ -20,16 +54,27 @@ class _In(BaseModel):
 
 class MessageIn(_In):
     conversation_id: str | None = Field(None, pattern=_ID, description="Continue this conversation; omit to start one.")
-    text: str = Field(description="The customer's message; its length limit is the bot's limits.max_message_chars.")
-    metadata: dict[str, str | int | float | bool | None] = Field(default_factory=dict, max_length=50)
+    text: Text = Field(description="The customer's message; its length limit is the bot's limits.max_message_chars.")
+    metadata: dict[Annotated[Text, Field(max_length=64)], Annotated[Text, Field(max_length=1000)] | int | float | bool | None] = Field(
+        default_factory=dict, max_length=50,
+        description=f"Up to 50 keys of at most 64 characters, values of at most 1,000; {MAX_METADATA_BYTES} bytes as JSON in all.",
+    )
+
+    @field_validator("metadata")
+    @classmethod
+    def _bounded(cls, metadata: dict[str, Any]) -> dict[str, Any]:
+        size = len(json.dumps(metadata, ensure_ascii=False).encode())
+        if size > MAX_METADATA_BYTES:
+            raise ValueError(f"metadata is {size} bytes as JSON; at most {MAX_METADATA_BYTES} are allowed")
+        return metadata
 
 
 class ClaimIn(_In):
-    agent: str = Field(min_length=1, max_length=100, description="Who takes the conversation.")
+    agent: Text = Field(min_length=1, max_length=100, description="Who takes the conversation.")
 
 
 class AgentMessageIn(_In):
-    text: str = Field(min_length=1, max_length=10_000)
+    text: Text = Field(min_length=1, max_length=10_000)
 
 
 class ReleaseIn(_In):
@@ -53,6 +98,7 @@ class HandoffOut(BaseModel):
     rule: str | None
     reason: str | None
     at: str | None
+    detail: str | None = Field(None, description="What happened in detail; only for agent keys.")
 
 
 class ConversationOut(BaseModel):
@@ -67,8 +113,12 @@ class ConversationOut(BaseModel):
     messages: list[MessageOut]
 
 
-def conversation_out(row: ConversationRow, messages: list[MessageRow]) -> ConversationOut:
-    handoff = HandoffOut(rule=row.handoff_rule, reason=row.handoff_reason, at=row.handoff_at) if row.handoff_rule else None
+def conversation_out(row: ConversationRow, messages: list[MessageRow], *, for_agent: bool = False) -> ConversationOut:
+    """The conversation as a client sees it; hand-off details only for agents."""
+    handoff = None
+    if row.handoff_rule:
+        detail = row.handoff_detail if for_agent else None
+        handoff = HandoffOut(rule=row.handoff_rule, reason=row.handoff_reason, at=row.handoff_at, detail=detail)
     return ConversationOut(
         id=row.id, bot_id=row.bot_id, state=row.state, created_at=row.created_at, updated_at=row.updated_at,
         agent=row.agent, handoff=handoff, metadata=row.metadata,

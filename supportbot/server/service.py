@@ -8,22 +8,22 @@ import asyncio
 import logging
 import os
 import socket
-import time
 import uuid
-from collections import deque
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
+from .. import textnorm
 from ..bot import Bot
 from ..conversation import Conversation
 from ..decision import Decision
 from ..engine import Engine, check_message
 from ..prompt import HistoryTurn
 from ..providers.base import DeltaCallback
-from ..store import ConversationRow, MessageRow, SqlStore, UnknownConversation
+from ..store import ConversationRow, HandoffRecord, MessageRow, NewMessage, SqlStore, UnknownConversation, utc_now
 from ..tokens import TokenCounter
+from .limits import RateLimited, SlidingWindow
 from .metrics import Metrics
 
 __all__ = ["Busy", "ConversationNotFound", "RateLimited", "SupportService", "UnknownBot", "handoff_packet"]
@@ -45,12 +45,6 @@ class ConversationNotFound(LookupError):
     pass
 
 
-class RateLimited(Exception):
-    def __init__(self, retry_after: int, limit: int) -> None:
-        super().__init__(f"too many messages: at most {limit} a minute per conversation; retry in {retry_after}s")
-        self.retry_after = retry_after
-
-
 class Busy(Exception):
     """The conversation stayed locked by another turn for too long."""
 
@@ -60,13 +54,15 @@ def history_from(messages: Sequence[MessageRow]) -> list[HistoryTurn]:
     form one turn; agent messages and unanswered customer messages stand alone."""
     turns: list[list[MessageRow]] = []
     for message in messages:
+        if message.withheld:  # caught by a text rule: kept from every prompt
+            continue
         if message.role == "bot" and turns and turns[-1][-1].role == "customer" and len(turns[-1]) == 1:
             turns[-1].append(message)
         else:
             turns.append([message])
     role = {"customer": "user", "bot": "assistant", "agent": "assistant"}
     return [
-        HistoryTurn(tuple({"role": role[m.role], "content": m.text} for m in group), sum(m.tokens for m in group))
+        HistoryTurn(tuple({"role": role[m.role], "content": textnorm.clean(m.text)} for m in group), sum(m.tokens for m in group))
         for group in turns
     ]
 
@@ -90,7 +86,9 @@ def handoff_packet(row: ConversationRow, messages: Sequence[MessageRow]) -> dict
         "state": row.state,
         "rule": row.handoff_rule,
         "reason": row.handoff_reason,
+        "detail": row.handoff_detail,
         "handed_off_at": row.handoff_at,
+        "created_at": row.created_at,
         "agent": row.agent,
         "summary": summary_of(messages),
         "last_messages": [
@@ -144,30 +142,6 @@ def owner_is_dead(owner: str) -> bool:
     return int(pid) == os.getpid() and owner != _OWNER
 
 
-class _RateLimiter:
-    """A sliding one-minute window per conversation, in this process."""
-
-    def __init__(self) -> None:
-        self._seen: dict[str, deque[float]] = {}
-
-    def check(self, conversation_id: str, limit: int) -> None:
-        """Count a message, or raise RateLimited when the window is full."""
-        now = time.monotonic()
-        window = self._seen.setdefault(conversation_id, deque())
-        while window and now - window[0] > 60:
-            window.popleft()
-        if len(window) >= limit:
-            raise RateLimited(int(60 - (now - window[0])) + 1, limit)
-        self.record(conversation_id, now)
-
-    def record(self, conversation_id: str, now: float | None = None) -> None:
-        now = time.monotonic() if now is None else now
-        self._seen.setdefault(conversation_id, deque()).append(now)
-        if len(self._seen) > 100_000:  # forget idle conversations
-            for key in [k for k, w in self._seen.items() if not w or now - w[-1] > 60]:
-                del self._seen[key]
-
-
 @dataclass(frozen=True)
 class TurnResult:
     decision: Decision
@@ -183,7 +157,7 @@ class SupportService:
         self.webhook_enabled = webhook_enabled
         self.owner = _OWNER
         self._queue = _Queue(store, self.owner)
-        self._rates = _RateLimiter()
+        self._rates = SlidingWindow("per conversation")
 
     async def recover(self) -> int:
         """Free conversations whose turn was cut off by a crash of a process on this host."""
@@ -227,33 +201,39 @@ class SupportService:
                     bot_id, row.id, row.state, bot_turns=row.bot_turns, unsure_streak=row.unsure_streak,  # type: ignore[arg-type]
                     past=history_from(messages),
                 )
-                decision = await engine.turn(conversation, text, on_model_delta=on_delta)
-                await self._save(row, conversation, decision, text, engine.counter, messages, ticket)
+                decision = await engine.turn(conversation, text, on_reply_delta=on_delta)
+                state = await self._save(row, conversation, decision, text, engine.counter, messages, ticket)
         except UnknownConversation:
             raise ConversationNotFound(f"no conversation '{conversation_id}' for bot '{bot_id}'") from None
         if new:  # the first message of a conversation counts towards its rate limit too
             self._rates.record(conversation_id)
         self.metrics.observe_turn(bot_id, decision)
-        return TurnResult(decision, conversation.state)
+        return TurnResult(decision, state)
 
     async def _save(self, row: ConversationRow, conversation: Conversation, decision: Decision, text: str,
-                    counter: TokenCounter, earlier: Sequence[MessageRow], ticket: int) -> None:
+                    counter: TokenCounter, earlier: Sequence[MessageRow], ticket: int) -> str:
+        """Store the turn; returns the conversation's state afterwards (an agent's move
+        made during the turn stands)."""
         handed_off_now = decision.handoff is not None and row.state == "bot_active"
-        stored: list[tuple[str, str, int, str | None, dict[str, Any] | None]] = [
-            ("customer", text, counter.count_message({"role": "user", "content": text}), None, decision.model_dump())
-        ]
+        withheld = decision.handoff is not None and decision.handoff.rule in self.bots[row.bot_id].rules.text_rule_ids
+        stored = [NewMessage("customer", text, counter.count_message({"role": "user", "content": text}),
+                             decision=decision.model_dump(), withheld=withheld)]
         if decision.action == "answer" or handed_off_now:
             reply_tokens = counter.count_message({"role": "assistant", "content": decision.reply})
-            stored.append(("bot", decision.reply, reply_tokens, None, None))
-        handoff = (decision.handoff.rule, decision.handoff.reason) if handed_off_now and decision.handoff else None
+            stored.append(NewMessage("bot", decision.reply, reply_tokens))
+        handoff = None
+        if handed_off_now and decision.handoff:
+            handoff = HandoffRecord(decision.handoff.rule, decision.handoff.reason, decision.handoff.detail)
+        at = utc_now()
         webhook = None
         if handoff and self.webhook_enabled:
-            packet_row = replace(row, state=conversation.state, handoff_rule=handoff[0], handoff_reason=handoff[1])
-            now_messages = [*earlier, *(_pending(row.id, m) for m in stored)]
+            packet_row = replace(row, state=conversation.state, handoff_rule=handoff.rule, handoff_reason=handoff.reason,
+                                 handoff_detail=handoff.detail, handoff_at=at)
+            now_messages = [*earlier, *(_pending(row.id, m, at) for m in stored)]
             webhook = {"event": "handoff", **handoff_packet(packet_row, now_messages)}
-        await self.store.save_turn(
-            row.id, stored, state=conversation.state, bot_turns=conversation.bot_turns,
-            unsure_streak=conversation.unsure_streak, handoff=handoff, webhook=webhook,
+        return await self.store.save_turn(
+            row.id, stored, from_state=row.state, state=conversation.state, bot_turns=conversation.bot_turns,
+            unsure_streak=conversation.unsure_streak, handoff=handoff, webhook=webhook, at=at,
             ticket=ticket, grace_s=_Queue.GRACE_S,
         )
 
@@ -265,8 +245,9 @@ class SupportService:
             raise ConversationNotFound(f"no conversation '{conversation_id}'")
         return row, await self.store.messages(conversation_id)
 
-    async def queue(self, state: str) -> list[dict[str, Any]]:
-        rows = await self.store.handoffs(state)
+    async def queue(self, state: str, limit: int = 100, after: tuple[str, str, str] | None = None) -> list[dict[str, Any]]:
+        """A page of the hand-off queue, the longest waiting first."""
+        rows = await self.store.handoffs(state, limit, after)
         return [handoff_packet(row, await self.store.messages(row.id)) for row in rows]
 
     async def claim(self, conversation_id: str, agent: str) -> ConversationRow:
@@ -293,6 +274,6 @@ class SupportService:
             raise ConversationNotFound(f"no conversation '{conversation_id}'") from None
 
 
-def _pending(conversation_id: str, stored: tuple[str, str, int, str | None, Any]) -> MessageRow:
-    role, text, tokens, author, _ = stored
-    return MessageRow(conversation_id, 0, role, text, "", tokens, author)  # type: ignore[arg-type]
+def _pending(conversation_id: str, message: NewMessage, at: str) -> MessageRow:
+    """A message about to be stored, as the hand-off packet shows it."""
+    return MessageRow(conversation_id, 0, message.role, message.text, at, message.tokens, message.author)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -11,6 +12,14 @@ __all__ = ["LOOPBACK", "SETTINGS_ENV", "ServerSettings"]
 LOOPBACK = "127.0.0.1"
 DEFAULT_DATABASE = "sqlite:///supportbot.db"
 SETTINGS_ENV = "SUPPORTBOT_SERVE_SETTINGS"  # how `serve --workers N` hands settings to its workers
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    """A whole number from the environment; -1 when it is not one (reported by problems())."""
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    return int(value) if value.isdigit() else -1
 
 
 def _split(value: str | None) -> list[str]:
@@ -27,6 +36,10 @@ class ServerSettings:
     webhook_url: str | None = None
     webhook_secret: str | None = None
     max_body_bytes: int = 256 * 1024
+    metrics_keys: list[str] = field(default_factory=list)  # empty: /metrics is open
+    new_conversations_per_minute: int = 30  # per client address; 0: no limit
+    trusted_proxies: list[str] = field(default_factory=list)  # addresses or networks whose X-Forwarded-For counts
+    docs: bool = False  # serve /docs (Swagger UI from a CDN, pinned)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], bot_paths: Sequence[str] = (), database_url: str | None = None) -> ServerSettings:
@@ -38,6 +51,10 @@ class ServerSettings:
             cors_origins=_split(env.get("SUPPORTBOT_CORS_ORIGINS")),
             webhook_url=env.get("SUPPORTBOT_HANDOFF_WEBHOOK") or None,
             webhook_secret=env.get("SUPPORTBOT_WEBHOOK_SECRET") or None,
+            metrics_keys=_split(env.get("SUPPORTBOT_METRICS_KEYS")),
+            new_conversations_per_minute=_int(env, "SUPPORTBOT_NEW_CONVERSATIONS_PER_MINUTE", 30),
+            trusted_proxies=_split(env.get("SUPPORTBOT_TRUSTED_PROXIES")),
+            docs=env.get("SUPPORTBOT_DOCS", "").strip().lower() in ("1", "true", "yes", "on"),
         )
 
     @property
@@ -51,6 +68,13 @@ class ServerSettings:
             found.append("SUPPORTBOT_HANDOFF_WEBHOOK is set but SUPPORTBOT_WEBHOOK_SECRET is not (webhooks are always signed)")
         if self.webhook_url and not self.webhook_url.startswith(("http://", "https://")):
             found.append(f"SUPPORTBOT_HANDOFF_WEBHOOK must be an http(s) URL, got '{self.webhook_url}'")
+        if self.new_conversations_per_minute < 0:
+            found.append("SUPPORTBOT_NEW_CONVERSATIONS_PER_MINUTE must be a whole number >= 0 (0: no limit)")
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                found.append(f"SUPPORTBOT_TRUSTED_PROXIES: '{proxy}' is not an IP address or network (e.g. 10.0.0.5, 10.0.0.0/8)")
         return found
 
     def to_json(self) -> str:

@@ -1,8 +1,11 @@
 """Hand-off webhooks, delivered from the store's outbox, never on the customer's time.
 
 The turn that hands off writes the webhook in the same transaction as the turn itself; this
-sender POSTs due rows in the background, signed with HMAC-SHA256, retrying with backoff.
-Rows are leased while being sent, so several server processes never send one twice at once.
+sender POSTs due rows in the background, signed with HMAC-SHA256 over the timestamp and the
+body (so a captured delivery cannot be replayed later), retrying with backoff. Rows are
+leased while being sent, so several server processes never send one twice at once. Due rows
+go out side by side, each within an overall deadline: a receiver that answers slowly (or
+trickles its answer) holds back nothing else, and no delivery for longer than the deadline.
 """
 
 from __future__ import annotations
@@ -12,23 +15,27 @@ import hashlib
 import hmac
 import json
 import logging
+import time
 
 import httpx
 
-from ..store import SqlStore
+from ..store import OutboxRow, SqlStore
 from .metrics import Metrics
 
-__all__ = ["SIGNATURE_HEADER", "WebhookSender", "sign"]
+__all__ = ["SIGNATURE_HEADER", "TIMESTAMP_HEADER", "WebhookSender", "sign"]
 
 log = logging.getLogger("supportbot.webhook")
 
 SIGNATURE_HEADER = "X-Supportbot-Signature"
+TIMESTAMP_HEADER = "X-Supportbot-Timestamp"
 MAX_ATTEMPTS = 10
+#: The longest one delivery may take, connection to last byte of the answer.
+DEADLINE_S = 10.0
 
 
-def sign(secret: str, body: bytes) -> str:
-    """The signature header's value: sha256=<hex HMAC of the raw body>."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """The signature header's value: sha256=<hex HMAC of "{timestamp}.{body}">."""
+    return "sha256=" + hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
 
 
 def backoff(attempts: int) -> float:
@@ -37,12 +44,14 @@ def backoff(attempts: int) -> float:
 
 
 class WebhookSender:
-    def __init__(self, store: SqlStore, url: str, secret: str, metrics: Metrics, *, poll_s: float = 0.5, timeout_s: float = 5.0) -> None:
+    def __init__(self, store: SqlStore, url: str, secret: str, metrics: Metrics, *, poll_s: float = 0.5,
+                 timeout_s: float = 5.0, deadline_s: float = DEADLINE_S) -> None:
         self.store = store
         self.url = url
         self.secret = secret
         self.metrics = metrics
         self.poll_s = poll_s
+        self.deadline_s = deadline_s
         self._client = httpx.AsyncClient(timeout=timeout_s)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -74,28 +83,35 @@ class WebhookSender:
             self._wake.clear()
 
     async def deliver_due(self) -> int:
-        """Send every due webhook once; returns how many were delivered."""
-        delivered = 0
-        for row in await self.store.due_webhooks(limit=20, lease_seconds=60):
-            body = json.dumps(row.payload, separators=(",", ":")).encode()
-            headers = {
-                "content-type": "application/json",
-                SIGNATURE_HEADER: sign(self.secret, body),
-                "X-Supportbot-Event": str(row.payload.get("event", "handoff")),
-                "X-Supportbot-Delivery": str(row.id),  # the same on retries: receivers can de-duplicate
-            }
-            try:
+        """Send every due webhook once, side by side; returns how many were delivered."""
+        rows = await self.store.due_webhooks(limit=20, lease_seconds=self.deadline_s + 50)
+        results = await asyncio.gather(*(self._deliver(row) for row in rows))
+        return sum(results)
+
+    async def _deliver(self, row: OutboxRow) -> bool:
+        body = json.dumps(row.payload, separators=(",", ":")).encode()
+        timestamp = int(time.time())
+        headers = {
+            "content-type": "application/json",
+            TIMESTAMP_HEADER: str(timestamp),
+            SIGNATURE_HEADER: sign(self.secret, timestamp, body),
+            "X-Supportbot-Event": str(row.payload.get("event", "handoff")),
+            "X-Supportbot-Delivery": str(row.id),  # the same on retries: receivers can de-duplicate
+        }
+        try:
+            async with asyncio.timeout(self.deadline_s):
                 response = await self._client.post(self.url, content=body, headers=headers)
-                ok, error = response.is_success, f"HTTP {response.status_code}"
-            except httpx.HTTPError as exc:
-                ok, error = False, f"{type(exc).__name__}: {exc}"
-            if ok:
-                await self.store.webhook_delivered(row.id)
-                delivered += 1
-                continue
-            attempts = row.attempts + 1
-            retry = backoff(attempts) if attempts < MAX_ATTEMPTS else None
-            self.metrics.errors.labels("webhook").inc()
-            log.warning("webhook delivery failed", extra={"delivery": row.id, "attempt": attempts, "error": error, "retry_in_s": retry})
-            await self.store.webhook_failed(row.id, retry, error)
-        return delivered
+            ok, error = response.is_success, f"HTTP {response.status_code}"
+        except TimeoutError:
+            ok, error = False, f"no complete answer within {self.deadline_s:g}s"
+        except httpx.HTTPError as exc:
+            ok, error = False, f"{type(exc).__name__}: {exc}"
+        if ok:
+            await self.store.webhook_delivered(row.id)
+            return True
+        attempts = row.attempts + 1
+        retry = backoff(attempts) if attempts < MAX_ATTEMPTS else None
+        self.metrics.errors.labels("webhook").inc()
+        log.warning("webhook delivery failed", extra={"delivery": row.id, "attempt": attempts, "error": error, "retry_in_s": retry})
+        await self.store.webhook_failed(row.id, retry, error)
+        return False

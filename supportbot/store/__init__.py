@@ -5,24 +5,29 @@ from __future__ import annotations
 from .records import (
     STATES,
     ConversationRow,
+    HandoffRecord,
     IllegalTransition,
     MessageRow,
+    NewMessage,
     OutboxRow,
     StoreError,
     UnknownConversation,
 )
-from .sql import SqlStore
+from .sql import SqlStore, utc_now
 
 __all__ = [
     "STATES",
     "ConversationRow",
+    "HandoffRecord",
     "IllegalTransition",
     "MessageRow",
+    "NewMessage",
     "OutboxRow",
     "SqlStore",
     "StoreError",
     "UnknownConversation",
     "open_store",
+    "utc_now",
 ]
 
 

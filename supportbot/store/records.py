@@ -9,7 +9,9 @@ __all__ = [
     "STATES",
     "ConversationRow",
     "IllegalTransition",
+    "HandoffRecord",
     "MessageRow",
+    "NewMessage",
     "OutboxRow",
     "Role",
     "StoreError",
@@ -52,6 +54,7 @@ class ConversationRow:
     handoff_reason: str | None = None
     handoff_at: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    handoff_detail: str | None = None  # for agents; handoff_reason is fit for the customer
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,19 @@ class MessageRow:
     tokens: int = 0
     author: str | None = None  # the agent's name for agent messages
     decision: dict[str, Any] | None = None  # for customer messages: what the bot decided
+    withheld: bool = False  # caught by a text rule: never put in a later prompt
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    """A message to store with a turn."""
+
+    role: Role
+    text: str
+    tokens: int = 0
+    author: str | None = None
+    decision: dict[str, Any] | None = None
+    withheld: bool = False
 
 
 @dataclass(frozen=True)
@@ -71,3 +87,12 @@ class OutboxRow:
     id: int
     payload: dict[str, Any]
     attempts: int
+
+
+@dataclass(frozen=True)
+class HandoffRecord:
+    """A hand-off as the conversation keeps it."""
+
+    rule: str
+    reason: str  # fit for the customer's client
+    detail: str | None = None  # for agents and logs

@@ -49,11 +49,28 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX outbox_due ON outbox (delivered_at, next_attempt_at)",
     ],
+    [
+        # Details of a hand-off for agents (a model server's error, the model's note);
+        # handoff_reason stays the reason fit for a customer's client.
+        "ALTER TABLE conversations ADD COLUMN handoff_detail TEXT",
+        # A customer message a text rule caught (a card number): shown to agents, never
+        # put in a later prompt.
+        "ALTER TABLE messages ADD COLUMN withheld INTEGER NOT NULL DEFAULT 0",
+        # Who holds each ticket of a conversation's queue, so that all the tickets of a
+        # process that died are freed at once when a server restarts.
+        """CREATE TABLE tickets (
+            conversation_id TEXT NOT NULL,
+            ticket INTEGER NOT NULL,
+            owner TEXT NOT NULL,
+            PRIMARY KEY (conversation_id, ticket)
+        )""",
+        "CREATE INDEX tickets_by_owner ON tickets (owner)",
+    ],
 ]
 
 NEVER = 1e18  # a next_attempt_at that never comes: delivery given up
 CONVERSATION_COLUMNS = (
     "id, bot_id, state, created_at, updated_at, bot_turns, unsure_streak, agent, "
-    "handoff_rule, handoff_reason, handoff_at, metadata"
+    "handoff_rule, handoff_reason, handoff_at, metadata, handoff_detail"
 )
-MESSAGE_COLUMNS = "conversation_id, seq, role, text, created_at, tokens, author, decision"
+MESSAGE_COLUMNS = "conversation_id, seq, role, text, created_at, tokens, author, decision, withheld"

@@ -17,7 +17,16 @@ from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
-from .records import ConversationRow, IllegalTransition, MessageRow, OutboxRow, StoreError, UnknownConversation
+from .records import (
+    ConversationRow,
+    HandoffRecord,
+    IllegalTransition,
+    MessageRow,
+    NewMessage,
+    OutboxRow,
+    StoreError,
+    UnknownConversation,
+)
 from .schema import CONVERSATION_COLUMNS, MESSAGE_COLUMNS, NEVER, MIGRATIONS
 
 __all__ = ["Cursor", "Dialect", "SqlStore", "utc_now"]
@@ -47,16 +56,21 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+_CONVERSATION_FIELDS = tuple(name.strip() for name in CONVERSATION_COLUMNS.split(","))
+_MESSAGE_FIELDS = tuple(name.strip() for name in MESSAGE_COLUMNS.split(","))
+
+
 def _conversation(row: Sequence[Any]) -> ConversationRow:
-    values = list(row)
-    values[11] = json.loads(values[11] or "{}")
-    return ConversationRow(*values)
+    values = dict(zip(_CONVERSATION_FIELDS, row, strict=True))
+    values["metadata"] = json.loads(values["metadata"] or "{}")
+    return ConversationRow(**values)
 
 
 def _message(row: Sequence[Any]) -> MessageRow:
-    values = list(row)
-    values[7] = json.loads(values[7]) if values[7] else None
-    return MessageRow(*values)
+    values = dict(zip(_MESSAGE_FIELDS, row, strict=True))
+    values["decision"] = json.loads(values["decision"]) if values["decision"] else None
+    values["withheld"] = bool(values["withheld"])
+    return MessageRow(**values)
 
 
 class SqlStore:
@@ -140,10 +154,13 @@ class SqlStore:
     def _history(cursor: Cursor, conversation_id: str) -> list[MessageRow]:
         """The messages without their stored decisions: what a turn needs, cheaper to load."""
         cursor.execute(
-            "SELECT conversation_id, seq, role, text, created_at, tokens, author FROM messages WHERE conversation_id = ? ORDER BY seq",
+            "SELECT conversation_id, seq, role, text, created_at, tokens, author, withheld FROM messages WHERE conversation_id = ? ORDER BY seq",
             (conversation_id,),
         )
-        return [MessageRow(*row) for row in cursor.fetchall()]
+        return [
+            MessageRow(conversation_id=c, seq=q, role=r, text=t, created_at=at, tokens=n, author=a, withheld=bool(w))
+            for c, q, r, t, at, n, a, w in cursor.fetchall()
+        ]
 
     @staticmethod
     def _messages(cursor: Cursor, conversation_id: str, after_seq: int = 0) -> list[MessageRow]:
@@ -197,6 +214,7 @@ class SqlStore:
             if taken is None:
                 raise UnknownConversation(conversation_id)
             ticket, serving, until = int(taken[0]) - 1, int(taken[1]), float(taken[2])
+            cursor.execute("INSERT INTO tickets (conversation_id, ticket, owner) VALUES (?, ?, ?)", (conversation_id, ticket, owner))
             status = self._status(cursor, conversation_id, ticket, serving, until, grace_s, now)
             if status != "serving":
                 return ticket, status, None, []
@@ -226,21 +244,43 @@ class SqlStore:
             return "skipped"
         if until < now:  # the ticket being served was abandoned
             self._advance(cursor, conversation_id, serving, grace_s)
+        else:
+            cursor.execute("SELECT 1 FROM tickets WHERE conversation_id = ? AND ticket = ?", (conversation_id, serving))
+            if cursor.fetchone() is None:  # its owner was found dead and its tickets freed
+                self._skip_freed(cursor, conversation_id, grace_s)
         return "waiting"
 
     @staticmethod
     def _claim(cursor: Cursor, conversation_id: str, ticket: int, owner: str, until: float) -> ConversationRow:
+        """Start serving `ticket`. A customer message to a closed conversation reopens it
+        to the bot, as a helpdesk reopens a solved ticket: a new episode, counters reset."""
         cursor.execute(
-            f"UPDATE conversations SET serving_until = ?, serving_owner = ? WHERE id = ? AND serving = ? RETURNING {CONVERSATION_COLUMNS}",
+            f"UPDATE conversations SET serving_until = ?, serving_owner = ?, "
+            "state = CASE WHEN state = 'closed' THEN 'bot_active' ELSE state END, "
+            "bot_turns = CASE WHEN state = 'closed' THEN 0 ELSE bot_turns END, "
+            "unsure_streak = CASE WHEN state = 'closed' THEN 0 ELSE unsure_streak END, "
+            "agent = CASE WHEN state = 'closed' THEN NULL ELSE agent END "
+            f"WHERE id = ? AND serving = ? RETURNING {CONVERSATION_COLUMNS}",
             (until, owner, conversation_id, ticket),
         )
         return _conversation(cursor.fetchone())
 
     @staticmethod
     def _advance(cursor: Cursor, conversation_id: str, ticket: int, grace_s: float) -> None:
+        cursor.execute("DELETE FROM tickets WHERE conversation_id = ? AND ticket = ?", (conversation_id, ticket))
         cursor.execute(
             "UPDATE conversations SET serving = serving + 1, serving_until = ?, serving_owner = NULL WHERE id = ? AND serving = ?",
             (time.time() + grace_s, conversation_id, ticket),
+        )
+
+    @staticmethod
+    def _skip_freed(cursor: Cursor, conversation_id: str, grace_s: float) -> None:
+        """Serve the oldest ticket that still has an owner (or the next one to be taken)."""
+        cursor.execute(
+            "UPDATE conversations SET serving_until = ?, serving_owner = NULL, serving = COALESCE("
+            "(SELECT MIN(ticket) FROM tickets WHERE conversation_id = ? AND ticket >= conversations.serving), next_ticket) "
+            "WHERE id = ?",
+            (time.time() + grace_s, conversation_id, conversation_id),
         )
 
     async def finish_ticket(self, conversation_id: str, ticket: int, grace_s: float) -> None:
@@ -248,23 +288,25 @@ class SqlStore:
         await self._run(lambda c: self._advance(c, conversation_id, ticket, grace_s))
 
     async def abandon_tickets(self, is_dead: Callable[[str], bool], grace_s: float) -> int:
-        """Skip the tickets being served by owners that are known to be dead (a crashed
-        process on this host); returns how many conversations were freed."""
+        """Free every ticket, served or waiting, of owners known to be dead (a crashed
+        process on this host), all at once; returns how many conversations were freed."""
         def abandon(cursor: Cursor) -> int:
-            cursor.execute("SELECT id, serving, serving_owner FROM conversations WHERE serving_owner IS NOT NULL AND serving_until > ?", (time.time(),))
-            freed = 0
-            for conversation_id, serving, owner in cursor.fetchall():
-                if is_dead(owner):
-                    self._advance(cursor, conversation_id, serving, grace_s)
-                    freed += 1
-            return freed
+            cursor.execute("SELECT DISTINCT owner FROM tickets")
+            dead = [owner for (owner,) in cursor.fetchall() if is_dead(owner)]
+            freed: set[str] = set()
+            for owner in dead:
+                cursor.execute("DELETE FROM tickets WHERE owner = ? RETURNING conversation_id", (owner,))
+                freed.update(conversation_id for (conversation_id,) in cursor.fetchall())
+            for conversation_id in sorted(freed):
+                self._skip_freed(cursor, conversation_id, grace_s)
+            return len(freed)
 
         return await self._run(abandon)
 
     # writes -----------------------------------------------------------------------------
 
     @staticmethod
-    def _append(cursor: Cursor, conversation_id: str, messages: Sequence[tuple[str, str, int, str | None, dict[str, Any] | None]]) -> list[int]:
+    def _append(cursor: Cursor, conversation_id: str, messages: Sequence[NewMessage], at: str | None = None) -> list[int]:
         cursor.execute(
             "UPDATE conversations SET next_seq = next_seq + ? WHERE id = ? RETURNING next_seq",
             (len(messages), conversation_id),
@@ -273,51 +315,72 @@ class SqlStore:
         if row is None:
             raise UnknownConversation(conversation_id)
         first = row[0] - len(messages)
-        now = utc_now()
+        now = at or utc_now()
         values: list[Any] = []
-        for offset, (role, text, tokens, author, decision) in enumerate(messages):
-            values += [conversation_id, first + offset, role, text, now, tokens, author, json.dumps(decision) if decision else None]
-        placeholders = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(messages))
+        for offset, m in enumerate(messages):
+            decision = json.dumps(m.decision) if m.decision else None
+            values += [conversation_id, first + offset, m.role, m.text, now, m.tokens, m.author, decision, int(m.withheld)]
+        placeholders = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(messages))
         cursor.execute(f"INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES {placeholders}", values)
         return list(range(first, first + len(messages)))
 
     async def save_turn(
         self,
         conversation_id: str,
-        messages: Sequence[tuple[str, str, int, str | None, dict[str, Any] | None]],
+        messages: Sequence[NewMessage],
         *,
+        from_state: str,
         state: str,
         bot_turns: int,
         unsure_streak: int,
-        handoff: tuple[str, str] | None,
-        webhook: dict[str, Any] | None,
+        handoff: HandoffRecord | None = None,
+        webhook: dict[str, Any] | None = None,
+        at: str | None = None,
         ticket: int | None = None,
         grace_s: float = 10.0,
-    ) -> None:
-        """Store a finished turn and the state it leads to, atomically, with its webhook,
-        and let the next ticket of the conversation run."""
-        def save(cursor: Cursor) -> None:
-            self._append(cursor, conversation_id, messages)
-            now = utc_now()
-            # One update for the new state and, when this turn held a ticket, for letting
-            # the next one run (SET reads the old values, so `serving = ?` tests this ticket).
-            sets = ["state = ?", "bot_turns = ?", "unsure_streak = ?", "updated_at = ?"]
-            params: list[Any] = [state, bot_turns, unsure_streak, now]
-            if handoff:
-                sets += ["handoff_rule = ?", "handoff_reason = ?", "handoff_at = ?"]
-                params += [handoff[0], handoff[1], now]
+    ) -> str:
+        """Store a finished turn, atomically, with its webhook, and let the next ticket of
+        the conversation run; returns the conversation's state afterwards.
+
+        The turn's own changes (state, counters, hand-off) are a compare-and-set on
+        `from_state`, the state the turn began in: if an agent moved the conversation
+        meanwhile (claimed or closed it), the agent's move stands and the turn's messages
+        are stored without them. `at` (default: now) stamps the messages and a hand-off."""
+        now = at or utc_now()
+
+        def save(cursor: Cursor) -> str:
+            self._append(cursor, conversation_id, messages, now)
+            # SET reads the old values, so each `state = ?` below tests the state the
+            # turn began in, and `serving = ?` tests this ticket.
+            sets = ["updated_at = ?", "bot_turns = CASE WHEN state = ? THEN ? ELSE bot_turns END",
+                    "unsure_streak = CASE WHEN state = ? THEN ? ELSE unsure_streak END"]
+            params: list[Any] = [now, from_state, bot_turns, from_state, unsure_streak]
+            if state != from_state:
+                sets.append("state = CASE WHEN state = ? THEN ? ELSE state END")
+                params += [from_state, state]
+            if handoff is not None:
+                for column, value in (("handoff_rule", handoff.rule), ("handoff_reason", handoff.reason),
+                                      ("handoff_detail", handoff.detail), ("handoff_at", now)):
+                    sets.append(f"{column} = CASE WHEN state = ? THEN ? ELSE {column} END")
+                    params += [from_state, value]
             if ticket is not None:
+                cursor.execute("DELETE FROM tickets WHERE conversation_id = ? AND ticket = ?", (conversation_id, ticket))
                 sets += [
                     "serving = CASE WHEN serving = ? THEN serving + 1 ELSE serving END",
                     "serving_until = CASE WHEN serving = ? THEN ? ELSE serving_until END",
                     "serving_owner = CASE WHEN serving = ? THEN NULL ELSE serving_owner END",
                 ]
                 params += [ticket, ticket, time.time() + grace_s, ticket]
-            cursor.execute(f"UPDATE conversations SET {', '.join(sets)} WHERE id = ?", (*params, conversation_id))
-            if webhook is not None:
+            # RETURNING gives the new values: the turn's changes held when the state is its own.
+            cursor.execute(f"UPDATE conversations SET {', '.join(sets)} WHERE id = ? RETURNING state", (*params, conversation_id))
+            found = cursor.fetchone()
+            if found is None:
+                raise UnknownConversation(conversation_id)
+            if webhook is not None and found[0] == state:
                 cursor.execute("INSERT INTO outbox (payload, next_attempt_at) VALUES (?, ?)", (json.dumps(webhook), time.time()))
+            return str(found[0])
 
-        await self._run(save)
+        return await self._run(save)
 
     async def transition(
         self, conversation_id: str, allowed_from: Sequence[str], to_state: str, wanted: str, *, agent: str | None = None, resume: bool = False
@@ -343,19 +406,23 @@ class SqlStore:
             current = self._get(cursor, conversation_id)
             if current.state != "agent_active":
                 raise IllegalTransition(conversation_id, current.state, "send an agent message (claim the conversation first)")
-            [seq] = self._append(cursor, conversation_id, [("agent", text, tokens, agent, None)])
+            [seq] = self._append(cursor, conversation_id, [NewMessage("agent", text, tokens, agent)])
             cursor.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (utc_now(), conversation_id))
             cursor.execute(f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND seq = ?", (conversation_id, seq))
             return _message(cursor.fetchone())
 
         return await self._run(add)
 
-    async def handoffs(self, state: str, limit: int = 100) -> list[ConversationRow]:
-        """Conversations in `state`, the longest waiting first."""
+    async def handoffs(self, state: str, limit: int = 100, after: tuple[str, str, str] | None = None) -> list[ConversationRow]:
+        """Conversations in `state`, the longest waiting first: a page of `limit`, after the
+        conversation whose (handoff_at or "", created_at, id) is `after`."""
+        order = "COALESCE(handoff_at, ''), created_at, id"
+        after_clause = f"AND ({order}) > (?, ?, ?) " if after else ""
+
         def fetch(cursor: Cursor) -> list[ConversationRow]:
             cursor.execute(
-                f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE state = ? ORDER BY handoff_at, created_at LIMIT ?",
-                (state, limit),
+                f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE state = ? {after_clause}ORDER BY {order} LIMIT ?",
+                (state, *(after or ()), limit),
             )
             return [_conversation(r) for r in cursor.fetchall()]
 

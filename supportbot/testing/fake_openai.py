@@ -89,13 +89,13 @@ def answer_from_prompt(request: RecordedRequest) -> Step:
     system = next((m.get("content", "") for m in request.messages if m.get("role") == "system"), "")
     found = _SNIPPET_ID.search(str(system))
     if not found:
-        reply = {"action": "handoff", "reply": "", "confidence": 0.2, "citations": [], "handoff_reason": "no snippet"}
+        reply = {"action": "handoff", "citations": [], "confidence": 0.2, "reply": "", "handoff_reason": "no snippet"}
     else:
         reply = {
             "action": "answer",
-            "reply": f"Here is what I found about {found.group(1)}.",
-            "confidence": 0.9,
             "citations": [found.group(1)],
+            "confidence": 0.9,
+            "reply": f"Here is what I found about {found.group(1)}.",
             "handoff_reason": None,
         }
     return Reply(json.dumps(reply))

@@ -42,7 +42,8 @@ function renderDecision(target, decision) {
     sources.textContent = "Sources: " + decision.citations.join(", ");
     target.appendChild(sources);
   }
-  if (decision.handoff) notice(log, "Handed off to our team (" + decision.handoff.rule + ")").dataset.testid = "handoff-notice";
+  // The customer reads the bot's hand-off message (the reply); rule ids are for agents.
+  if (decision.handoff) notice(log, "A person from our team will take it from here.").dataset.testid = "handoff-notice";
   setState(decision.state);
 }
 

@@ -1,10 +1,11 @@
-// Shared by the chat and the agent console: API calls with the key, SSE over fetch
+// Shared by the chat and the agent console: API calls with the key (kept for this tab only,
+// in sessionStorage: it is gone when the tab closes), SSE over fetch
 // (EventSource cannot send an Authorization header), and message rendering.
 "use strict";
 
 const keyInput = document.getElementById("key");
-keyInput.value = localStorage.getItem("supportbot-key-" + location.pathname) || "";
-keyInput.addEventListener("change", () => localStorage.setItem("supportbot-key-" + location.pathname, keyInput.value));
+keyInput.value = sessionStorage.getItem("supportbot-key-" + location.pathname) || "";
+keyInput.addEventListener("change", () => sessionStorage.setItem("supportbot-key-" + location.pathname, keyInput.value));
 
 function headers(extra) {
   const h = Object.assign({"Content-Type": "application/json"}, extra || {});
