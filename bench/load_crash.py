@@ -85,7 +85,9 @@ def main() -> None:
     args = parser.parse_args()
     model_port, serve_port = free_port(), free_port()
     model = start(["-m", "supportbot.testing", "--port", str(model_port), "--delay-ms", str(args.model_delay_ms)])
-    env = {"SUPPORTBOT_PROVIDER": "openai", "SUPPORTBOT_MODEL_URL": f"http://127.0.0.1:{model_port}/v1"}
+    # One load generator opens every conversation: no per-address limit on new ones.
+    env = {"SUPPORTBOT_PROVIDER": "openai", "SUPPORTBOT_MODEL_URL": f"http://127.0.0.1:{model_port}/v1",
+           "SUPPORTBOT_NEW_CONVERSATIONS_PER_MINUTE": "0"}
     serve_args = ["-m", "supportbot", "serve", str(REPO / "bots" / "bean-there.yaml"), "--port", str(serve_port)]
     with tempfile.TemporaryDirectory() as folder:
         db, schema = database_url(args.db, Path(folder))

@@ -164,7 +164,8 @@ def run_case(delay_ms: float, args: argparse.Namespace) -> dict[str, object]:
         db, schema = database_url(args.db, Path(folder))
         serve = start(
             ["-m", "supportbot", "serve", str(REPO / "bots" / "bean-there.yaml"), "--port", str(serve_port), "--db", db],
-            env={"SUPPORTBOT_PROVIDER": "openai", "SUPPORTBOT_MODEL_URL": model_url},
+            # One load generator opens every conversation: no per-address limit on new ones.
+            env={"SUPPORTBOT_PROVIDER": "openai", "SUPPORTBOT_MODEL_URL": model_url, "SUPPORTBOT_NEW_CONVERSATIONS_PER_MINUTE": "0"},
         )
         try:
             wait_http(f"http://127.0.0.1:{serve_port}/readyz")
