@@ -31,13 +31,37 @@ from pathlib import Path
 from openai import AsyncOpenAI, DefaultAioHttpClient
 
 from supportbot import Conversation, Engine, load_bot
-from supportbot.knowledge import select_snippets
 from supportbot.prompt import build_messages
+from supportbot.retrieval import retriever_for
 
 TOPICS = [
-    "order", "delivery", "refund", "invoice", "password", "subscription", "warranty", "voucher",
-    "account", "payment", "shipping", "return", "exchange", "size", "colour", "battery", "charger",
-    "login", "email", "address", "discount", "gift", "card", "store", "pickup", "tracking", "damage",
+    "order",
+    "delivery",
+    "refund",
+    "invoice",
+    "password",
+    "subscription",
+    "warranty",
+    "voucher",
+    "account",
+    "payment",
+    "shipping",
+    "return",
+    "exchange",
+    "size",
+    "colour",
+    "battery",
+    "charger",
+    "login",
+    "email",
+    "address",
+    "discount",
+    "gift",
+    "card",
+    "store",
+    "pickup",
+    "tracking",
+    "damage",
 ]
 VERBS = ["change", "cancel", "track", "update", "find", "use", "pay", "get", "reset", "check"]
 
@@ -48,22 +72,35 @@ def generate_bot(folder: Path, n: int) -> Path:
     for i in range(n):
         a, b = rng.sample(TOPICS, 2)
         verb = rng.choice(VERBS)
-        snippets.append({
-            "id": f"faq-{i:04d}",
-            "title": f"How to {verb} your {a} {b} ({i})",
-            "questions": [f"How do I {verb} my {a} {b}?", f"Can I {verb} the {b} of my {a}?", f"{a} {b} {verb} {i}"],
-            "answer": f"To {verb} your {a} {b}, open your account, choose {a} and then {b}. Reference {i}.",
-        })
+        snippets.append(
+            {
+                "id": f"faq-{i:04d}",
+                "title": f"How to {verb} your {a} {b} ({i})",
+                "questions": [
+                    f"How do I {verb} my {a} {b}?",
+                    f"Can I {verb} the {b} of my {a}?",
+                    f"{a} {b} {verb} {i}",
+                ],
+                "answer": f"To {verb} your {a} {b}, open your account, choose {a} and then {b}. Reference {i}.",
+            }
+        )
     (folder / "knowledge").mkdir()
     (folder / "knowledge" / "faq.yaml").write_text(json.dumps({"snippets": snippets}))  # JSON is YAML
     bot = {
-        "version": 1, "id": "bench", "name": "Bench",
+        "version": 1,
+        "id": "bench",
+        "name": "Bench",
         "model": {"provider": "openai", "name": "gpt-4o-mini", "timeout_s": 10, "max_retries": 0},
         "system_prompt": "You are the support assistant of a large shop. Answer from the snippets only.",
         "knowledge": {"include": ["knowledge/*.yaml"], "top_k": 4},
-        "escalation": {"confidence_threshold": 0.5, "max_bot_turns": 1000,
-                       "rules": [{"id": "human", "if_user_says": ["human", "agent"]},
-                                 {"id": "legal", "if_user_matches": r"(?i)\b(lawyer|sue)\b"}]},
+        "escalation": {
+            "confidence_threshold": 0.5,
+            "max_bot_turns": 1000,
+            "rules": [
+                {"id": "human", "if_user_says": ["human", "agent"]},
+                {"id": "legal", "if_user_matches": r"(?i)\b(lawyer|sue)\b"},
+            ],
+        },
         "limits": {"history_tokens": 1500},
     }
     path = folder / "bench.yaml"
@@ -78,8 +115,7 @@ def free_port() -> int:
 
 
 def start_server(port: int) -> subprocess.Popen[bytes]:
-    server = subprocess.Popen([sys.executable, "-m", "supportbot.testing", "--port", str(port)],
-                              stdout=subprocess.PIPE)
+    server = subprocess.Popen([sys.executable, "-m", "supportbot.testing", "--port", str(port)], stdout=subprocess.PIPE)
     assert server.stdout is not None
     server.stdout.readline()  # "fake OpenAI server on ..." once it listens
     return server
@@ -92,7 +128,9 @@ async def measure(bot_path: Path, url: str, turns: int) -> tuple[list[float], li
     engine = Engine.for_bot(bot, {"OPENAI_BASE_URL": url, "OPENAI_API_KEY": "bench"})
     bare = AsyncOpenAI(base_url=url, api_key="bench", max_retries=0, timeout=10)
     # The same call on the aiohttp transport supportbot itself uses, for a like-for-like ratio.
-    bare_aio = AsyncOpenAI(base_url=url, api_key="bench", max_retries=0, timeout=10, http_client=DefaultAioHttpClient(timeout=10))
+    bare_aio = AsyncOpenAI(
+        base_url=url, api_key="bench", max_retries=0, timeout=10, http_client=DefaultAioHttpClient(timeout=10)
+    )
     model = bot.config.model
     engine_ms: list[float] = []
     bare_ms: list[float] = []
@@ -103,7 +141,7 @@ async def measure(bot_path: Path, url: str, turns: int) -> tuple[list[float], li
         if len(conversation.turns) >= 6:  # conversations of a few turns, so history is trimmed and counted
             conversation = Conversation(bot.id)
         # The bare call's payload: the messages the engine is about to send, built untimed.
-        candidates = select_snippets(bot.index, question, bot.config.knowledge.top_k, conversation.recent_user_texts(1))
+        candidates = retriever_for(bot).search(question, bot.config.knowledge.top_k, conversation.recent_user_texts(1))
         messages = build_messages(
             bot.config.system_prompt, candidates, conversation.history(), question, bot.config.limits.history_tokens
         )
@@ -117,8 +155,11 @@ async def measure(bot_path: Path, url: str, turns: int) -> tuple[list[float], li
         for client in (bare, bare_aio):
             started = time.perf_counter()
             await client.chat.completions.create(
-                model=model.name, messages=messages, temperature=model.temperature,  # type: ignore[arg-type]
-                max_tokens=model.max_tokens, response_format={"type": "json_object"},
+                model=model.name,
+                messages=messages,
+                temperature=model.temperature,  # type: ignore[arg-type]
+                max_tokens=model.max_tokens,
+                response_format={"type": "json_object"},
             )
             times.append((time.perf_counter() - started) * 1000)
         if i >= 20:  # warm-up turns are not counted
@@ -142,7 +183,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as folder:
             started = time.perf_counter()
             bot_path = generate_bot(Path(folder), args.snippets)
-            load_bot(bot_path, env={}).index
+            retriever_for(load_bot(bot_path, env={}))
             load_s = time.perf_counter() - started
             engine_ms, bare_ms, bare_aio_ms = asyncio.run(measure(bot_path, f"http://127.0.0.1:{port}/v1", args.turns))
     finally:

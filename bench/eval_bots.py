@@ -117,7 +117,9 @@ def banking_bot(datasets: Path, out: Path, engine: str, holdout: bool = False) -
     name = "banking77-holdout" if holdout else "banking77"
     (out / "knowledge" / f"{name}.yaml").write_text(json.dumps({"snippets": snippets}, indent=1), encoding="utf-8")
     bot = {
-        "version": 1, "id": f"{name}-eval", "name": "Banking evaluation bot",
+        "version": 1,
+        "id": f"{name}-eval",
+        "name": "Banking evaluation bot",
         "description": "Built by bench/eval_bots.py from BANKING77-OOS train.jsonl.",
         "model": {"provider": "offline"},
         "system_prompt": "You are the support assistant of a bank. Answer only from the snippets; hand off anything else.",
@@ -133,13 +135,20 @@ def banking_bot(datasets: Path, out: Path, engine: str, holdout: bool = False) -
 def covid_bot(datasets: Path, out: Path, engine: str) -> Path:
     faq = read_jsonl(datasets / "faq_covid" / "faq.jsonl")
     snippets = [
-        {"id": str(e["id"]), "title": str(e["questions"][0])[:120], "questions": list(e["questions"]), "answer": str(e["answer"])}  # type: ignore[index]
+        {
+            "id": str(e["id"]),
+            "title": str(e["questions"][0])[:120],
+            "questions": list(e["questions"]),
+            "answer": str(e["answer"]),
+        }  # type: ignore[index]
         for e in faq
     ]
     (out / "knowledge").mkdir(parents=True, exist_ok=True)
     (out / "knowledge" / "faq_covid.yaml").write_text(json.dumps({"snippets": snippets}, indent=1), encoding="utf-8")
     bot = {
-        "version": 1, "id": "faq-covid-eval", "name": "COVID FAQ evaluation bot",
+        "version": 1,
+        "id": "faq-covid-eval",
+        "name": "COVID FAQ evaluation bot",
         "description": "Built by bench/eval_bots.py from faq_covid/faq.jsonl (JHU COVID-QA).",
         "model": {"provider": "offline"},
         "system_prompt": "You answer questions about COVID-19 from the FAQ snippets only.",
@@ -155,11 +164,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS)
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "eval-bots")
-    parser.add_argument("--engine", choices=sorted(MIN_SCORE), default="semantic",
-                        help="retrieval engine of both bots (semantic needs supportbot[semantic])")
+    parser.add_argument(
+        "--engine",
+        choices=sorted(MIN_SCORE),
+        default="semantic",
+        help="retrieval engine of both bots (semantic needs supportbot[semantic])",
+    )
     args = parser.parse_args()
     if not (args.datasets / "banking77_oos" / "train.jsonl").exists():
-        sys.exit(f"the evaluation data is not at {args.datasets} (check out ../shared beside the repo, or pass --datasets)")
+        sys.exit(
+            f"the evaluation data is not at {args.datasets} (check out ../shared beside the repo, or pass --datasets)"
+        )
     args.out.mkdir(parents=True, exist_ok=True)
     built = (
         banking_bot(args.datasets, args.out, args.engine),

@@ -25,9 +25,9 @@ from pathlib import Path
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from serve_throughput import REPO, database_url, drop_schema, free_port, start, stop, wait_http  # noqa: E402
+from serve_throughput import REPO, database_url, drop_schema, free_port, start, stop, wait_http
 
-from supportbot.store import open_store  # noqa: E402
+from supportbot.store import open_store
 
 
 class Load:
@@ -56,7 +56,7 @@ class Load:
                 async with session.post(f"{self.url}/v1/bots/bean-there/messages", json=body) as response:
                     self.status[response.status] += 1
                     data = await response.json() if response.status == 200 else None
-            except (aiohttp.ClientError, asyncio.TimeoutError):
+            except (TimeoutError, aiohttp.ClientError):
                 self.unanswered += 1  # the server died under this request: not acknowledged
                 await asyncio.sleep(0.5)
                 continue
@@ -86,8 +86,11 @@ def main() -> None:
     model_port, serve_port = free_port(), free_port()
     model = start(["-m", "supportbot.testing", "--port", str(model_port), "--delay-ms", str(args.model_delay_ms)])
     # One load generator opens every conversation: no per-address limit on new ones.
-    env = {"SUPPORTBOT_PROVIDER": "openai", "SUPPORTBOT_MODEL_URL": f"http://127.0.0.1:{model_port}/v1",
-           "SUPPORTBOT_NEW_CONVERSATIONS_PER_MINUTE": "0"}
+    env = {
+        "SUPPORTBOT_PROVIDER": "openai",
+        "SUPPORTBOT_MODEL_URL": f"http://127.0.0.1:{model_port}/v1",
+        "SUPPORTBOT_NEW_CONVERSATIONS_PER_MINUTE": "0",
+    }
     serve_args = ["-m", "supportbot", "serve", str(REPO / "bots" / "bean-there.yaml"), "--port", str(serve_port)]
     with tempfile.TemporaryDirectory() as folder:
         db, schema = database_url(args.db, Path(folder))
@@ -128,12 +131,20 @@ def report(args: argparse.Namespace, load: Load, stored: Counter[str], seconds: 
     duplicated = [t for t, n in stored.items() if n > 1]
     ordered = sorted(load.latencies)
     return {
-        "db": args.db, "crash": args.crash, "turns_sent": sum(load.status.values()) + load.unanswered,
-        "acknowledged": len(load.acknowledged), "unanswered_during_crash": load.unanswered,
-        "stored_customer_messages": sum(stored.values()), "lost": len(lost), "duplicated": len(duplicated),
-        "status_counts": dict(sorted(load.status.items())), "server_errors_5xx": sum(n for s, n in load.status.items() if s >= 500),
-        "seconds": round(seconds, 1), "turns_per_s": round(len(load.latencies) / seconds, 1),
-        "p50_ms": round(statistics.median(ordered) * 1000, 1), "p99_ms": round(ordered[int(len(ordered) * 0.99)] * 1000, 1),
+        "db": args.db,
+        "crash": args.crash,
+        "turns_sent": sum(load.status.values()) + load.unanswered,
+        "acknowledged": len(load.acknowledged),
+        "unanswered_during_crash": load.unanswered,
+        "stored_customer_messages": sum(stored.values()),
+        "lost": len(lost),
+        "duplicated": len(duplicated),
+        "status_counts": dict(sorted(load.status.items())),
+        "server_errors_5xx": sum(n for s, n in load.status.items() if s >= 500),
+        "seconds": round(seconds, 1),
+        "turns_per_s": round(len(load.latencies) / seconds, 1),
+        "p50_ms": round(statistics.median(ordered) * 1000, 1),
+        "p99_ms": round(ordered[int(len(ordered) * 0.99)] * 1000, 1),
     }
 
 

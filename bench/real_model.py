@@ -27,10 +27,10 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from serve_throughput import REPO, free_port, stop, wait_http  # noqa: E402
+from serve_throughput import REPO, free_port, stop, wait_http
 
-from supportbot import Conversation, Engine, load_bot  # noqa: E402
-from supportbot.bot import Bot  # noqa: E402
+from supportbot import Conversation, Engine, load_bot
+from supportbot.bot import Bot
 
 DATASETS = REPO.parent / "shared" / "datasets"
 
@@ -90,8 +90,21 @@ def main() -> None:
     model = find_gguf(args.llama_python)
     port = free_port()
     server = subprocess.Popen(
-        [args.llama_python, "-m", "llama_cpp.server", "--model", str(model), "--port", str(port), "--n_ctx", "8192", "--chat_format", "chatml"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            args.llama_python,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(model),
+            "--port",
+            str(port),
+            "--n_ctx",
+            "8192",
+            "--chat_format",
+            "chatml",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}/v1"
     report: dict[str, object] = {"model": model.name}
@@ -103,15 +116,19 @@ def main() -> None:
         if args.eval_bot.exists():
             rows = [json.loads(line) for line in (DATASETS / "banking77_oos" / "valid.jsonl").read_text().splitlines()]
             sample = random.Random(5).sample(rows, args.sample)
-            sets.append((f"banking77 valid sample ({args.sample})", load_bot(args.eval_bot), [[r["text"]] for r in sample]))
+            sets.append(
+                (f"banking77 valid sample ({args.sample})", load_bot(args.eval_bot), [[r["text"]] for r in sample])
+            )
         for name, bot, conversations in sets:
             started = time.monotonic()
             outcomes, actions, samples = asyncio.run(run_turns(bot, url, conversations))
             total = sum(outcomes.values())
             report[name] = {
-                "turns": total, "seconds": round(time.monotonic() - started, 1),
+                "turns": total,
+                "seconds": round(time.monotonic() - started, 1),
                 "shares": {k: round(v / total, 3) for k, v in sorted(outcomes.items())},
-                "decisions": dict(actions.most_common()), "sample_answers": samples,
+                "decisions": dict(actions.most_common()),
+                "sample_answers": samples,
             }
     finally:
         stop(server)

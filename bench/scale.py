@@ -6,7 +6,7 @@ Generates the bot under a temporary folder (one knowledge file of every snippet,
 FAQ export would be), then measures in a fresh Python process so that the memory figure is
 that of loading and searching this bot alone:
 - load: load_bot plus building the retrieval index (the YAML is parsed once);
-- retrieval: select_snippets for messages phrased like the snippets' questions, p50 / p95;
+- retrieval: the bot's retriever searching for messages phrased like the snippets' questions, p50 / p95;
 - peak memory: the process's maximum resident set size.
 With --engine semantic the probe vectors are encoded on the first run (minutes for 100,000
 snippets) and read from the cache afterwards; the figures printed are of a warm cache.
@@ -43,7 +43,12 @@ def generate(folder: Path, count: int, engine: str, seed: int = 7) -> tuple[Path
         n, v, a = rng.choice(vocabulary), rng.choice(vocabulary), rng.choice(vocabulary)
         qs = [t.format(n=n, v=v, a=a) for t in rng.sample(TEMPLATES, 2)]
         answer = " ".join(rng.choice(answer_words) for _ in range(30)) + "."
-        snippet = {"id": f"s{i:06d}", "title": f"{v.title()} {n} ({rng.choice(COMMON)})", "questions": qs, "answer": answer}
+        snippet = {
+            "id": f"s{i:06d}",
+            "title": f"{v.title()} {n} ({rng.choice(COMMON)})",
+            "questions": qs,
+            "answer": answer,
+        }
         lines.append(f"  - {json.dumps(snippet)}")
         questions.append(qs[0])
     (folder / "knowledge").mkdir(parents=True, exist_ok=True)
@@ -61,16 +66,16 @@ MEASURE = r"""
 import json, resource, statistics, sys, time
 started = time.perf_counter()
 from supportbot import load_bot
-from supportbot.knowledge import select_snippets
+from supportbot.retrieval import retriever_for
 bot = load_bot(sys.argv[1], env={})
 loaded = time.perf_counter()
-bot.index
+retriever = retriever_for(bot)
 indexed = time.perf_counter()
 queries = json.loads(sys.argv[2])
 hits, times = 0, []
 for expected, text in queries:
     t = time.perf_counter()
-    found = select_snippets(bot.index, text, bot.config.knowledge.top_k)
+    found = retriever.search(text, bot.config.knowledge.top_k)
     times.append(time.perf_counter() - t)
     hits += expected in [c.snippet.id for c in found]
 times.sort()
@@ -94,15 +99,21 @@ def main() -> None:
         started = time.perf_counter()
         bot, questions = generate(Path(tmp), args.snippets, args.engine)
         size = (Path(tmp) / "knowledge" / "all.yaml").stat().st_size
-        print(f"generated {args.snippets:,} snippets ({size / 1e6:.1f} MB of YAML) in {time.perf_counter() - started:.1f} s")
+        print(
+            f"generated {args.snippets:,} snippets ({size / 1e6:.1f} MB of YAML) in {time.perf_counter() - started:.1f} s"
+        )
         rng = random.Random(1)
         picks = rng.sample(range(len(questions)), args.queries)
         # Messages phrased like a snippet's question, lower-cased and without the question mark.
         queries = [(f"s{i:06d}", questions[i].lower().rstrip("?")) for i in picks]
         results = []
         for run in range(args.runs):
-            out = subprocess.run([sys.executable, "-c", MEASURE, str(bot), json.dumps(queries)],
-                                 capture_output=True, text=True, check=True)
+            out = subprocess.run(
+                [sys.executable, "-c", MEASURE, str(bot), json.dumps(queries)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             results.append(json.loads(out.stdout))
             print(f"run {run + 1}: {results[-1]}")
         summary = {key: statistics.median(r[key] for r in results) for key in results[0]}

@@ -36,8 +36,12 @@ from openai import AsyncOpenAI, DefaultAioHttpClient
 
 REPO = Path(__file__).resolve().parent.parent
 QUESTIONS = [
-    "Where is my order?", "How long does delivery take?", "How do I pause my subscription?",
-    "Can I get my coffee ground?", "How should I store my coffee?", "Can I return my order?",
+    "Where is my order?",
+    "How long does delivery take?",
+    "How do I pause my subscription?",
+    "Can I get my coffee ground?",
+    "How should I store my coffee?",
+    "Can I return my order?",
 ]
 POSTGRES = os.environ.get("SUPPORTBOT_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -61,8 +65,9 @@ def wait_http(url: str, timeout: float = 30) -> None:
 
 
 def start(args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, *args], env={**os.environ, **(env or {})},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [sys.executable, *args], env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
@@ -90,6 +95,7 @@ async def drive_serve(url: str, concurrency: int, seconds: float, per_conversati
     deadline = time.monotonic() + seconds
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(url, connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as client:
+
         async def customer(index: int) -> None:
             nonlocal errors
             conversation: str | None = None
@@ -127,8 +133,14 @@ async def drive_bare(url: str, concurrency: int, seconds: float, *, aiohttp_tran
         while time.monotonic() < deadline:
             started = time.perf_counter()
             await client.chat.completions.create(
-                model="gpt-4o-mini", temperature=0.2, max_tokens=400, response_format={"type": "json_object"},
-                messages=[{"role": "system", "content": system}, {"role": "user", "content": QUESTIONS[index % len(QUESTIONS)]}],
+                model="gpt-4o-mini",
+                temperature=0.2,
+                max_tokens=400,
+                response_format={"type": "json_object"},
+                messages=[
+                    {"role": "system", "content": system},
+                    {"role": "user", "content": QUESTIONS[index % len(QUESTIONS)]},
+                ],
             )
             latencies.append(time.perf_counter() - started)
 
@@ -163,24 +175,51 @@ def run_case(delay_ms: float, args: argparse.Namespace) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as folder:
         db, schema = database_url(args.db, Path(folder))
         serve = start(
-            ["-m", "supportbot", "serve", str(REPO / "bots" / "bean-there.yaml"), "--port", str(serve_port), "--db", db],
+            [
+                "-m",
+                "supportbot",
+                "serve",
+                str(REPO / "bots" / "bean-there.yaml"),
+                "--port",
+                str(serve_port),
+                "--db",
+                db,
+            ],
             # One load generator opens every conversation: no per-address limit on new ones.
-            env={"SUPPORTBOT_PROVIDER": "openai", "SUPPORTBOT_MODEL_URL": model_url, "SUPPORTBOT_NEW_CONVERSATIONS_PER_MINUTE": "0"},
+            env={
+                "SUPPORTBOT_PROVIDER": "openai",
+                "SUPPORTBOT_MODEL_URL": model_url,
+                "SUPPORTBOT_NEW_CONVERSATIONS_PER_MINUTE": "0",
+            },
         )
         try:
             wait_http(f"http://127.0.0.1:{serve_port}/readyz")
-            asyncio.run(drive_serve(f"http://127.0.0.1:{serve_port}", args.concurrency, 2, args.turns_per_conversation))  # warm-up
-            serve_lat, errors = asyncio.run(drive_serve(f"http://127.0.0.1:{serve_port}", args.concurrency, args.seconds, args.turns_per_conversation))
+            asyncio.run(
+                drive_serve(f"http://127.0.0.1:{serve_port}", args.concurrency, 2, args.turns_per_conversation)
+            )  # warm-up
+            serve_lat, errors = asyncio.run(
+                drive_serve(
+                    f"http://127.0.0.1:{serve_port}", args.concurrency, args.seconds, args.turns_per_conversation
+                )
+            )
             bare_lat = asyncio.run(drive_bare(model_url, args.concurrency, args.seconds))
-            bare_aiohttp_lat = asyncio.run(drive_bare(model_url, args.concurrency, args.seconds, aiohttp_transport=True))
+            bare_aiohttp_lat = asyncio.run(
+                drive_bare(model_url, args.concurrency, args.seconds, aiohttp_transport=True)
+            )
         finally:
             stop(serve)
             stop(model)
             drop_schema(schema)
     serve_stats, bare_stats = summary(serve_lat, args.seconds), summary(bare_lat, args.seconds)
-    result: dict[str, object] = {"model_delay_ms": delay_ms, "db": args.db, "concurrency": args.concurrency,
-                                 "serve": serve_stats, "serve_errors": errors, "bare_openai_loop": bare_stats,
-                                 "bare_openai_loop_aiohttp": summary(bare_aiohttp_lat, args.seconds)}
+    result: dict[str, object] = {
+        "model_delay_ms": delay_ms,
+        "db": args.db,
+        "concurrency": args.concurrency,
+        "serve": serve_stats,
+        "serve_errors": errors,
+        "bare_openai_loop": bare_stats,
+        "bare_openai_loop_aiohttp": summary(bare_aiohttp_lat, args.seconds),
+    }
     if delay_ms > 0:
         ideal = args.concurrency / (delay_ms / 1000)
         result["serve_vs_ideal"] = round(float(serve_stats["turns_per_s"]) / ideal, 3)

@@ -1,15 +1,16 @@
 """supportbot: customer-support bots driven by config files.
 
-    from supportbot import load_bot, Engine, Conversation
+from supportbot import load_bot, Engine, Conversation
 
-    bot = load_bot("bots/shop.yaml")
-    async with Engine.for_bot(bot, provider="offline") as engine:
-        decision = await engine.turn(Conversation(bot.id), "Where is my parcel?")
+bot = load_bot("bots/shop.yaml")
+async with Engine.for_bot(bot, provider="offline") as engine:
+    decision = await engine.turn(Conversation(bot.id), "Where is my parcel?")
 """
 
 from ._version import __version__
 from .bot import Bot
 from .config import BotConfig, bot_json_schema
+from .config.loader import load_bot, load_bots, parse_bot
 from .conversation import Conversation
 from .decision import Decision, Handoff, Usage
 from .engine import Engine
@@ -23,7 +24,6 @@ from .errors import (
     ProviderError,
     SupportbotError,
 )
-from .loader import load_bot, load_bots, parse_bot
 from .reply import REPLY_SCHEMA, ModelReply, parse_reply
 
 __all__ = [

@@ -1,22 +1,16 @@
-"""A loaded bot: its validated config plus every snippet, inline and included."""
+"""A loaded bot: its validated config plus every snippet, inline and included.
+
+Plain data: what is built from a bot (its retriever, its compiled rules) is built by those
+who use it (retrieval.retriever_for, the engine)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING
 
 from .config import BotConfig, SnippetConfig
 from .errors import Problem
-
-if TYPE_CHECKING:
-    import numpy as np
-    from numpy.typing import NDArray
-
-    from .knowledge import Retriever
-    from .policy import CompiledRules
-    from .semantic import Encode
 
 __all__ = ["Bot"]
 
@@ -41,55 +35,6 @@ class Bot:
     @cached_property
     def snippets_by_id(self) -> dict[str, SnippetConfig]:
         return {s.id: s for s in self.snippets}
-
-    @cached_property
-    def index(self) -> Retriever:
-        """Retrieval index over the snippets and hand-off examples, built once on first use."""
-        from .gcpause import gc_paused
-
-        with gc_paused():
-            if self.config.knowledge.engine == "semantic":
-                return self._semantic_index()
-            from .knowledge import KnowledgeIndex
-
-            return KnowledgeIndex(self.snippets, self.config.escalation.handoff_examples)
-
-    def _semantic_index(self) -> Retriever:
-        import hashlib
-        import os
-        from pathlib import Path
-
-        from .embedding_cache import cache_directory, cached, cached_arrays
-        from .encoder import load_encoder, resolve_model
-        from .semantic import SemanticIndex
-        from .token_vectors import FittedTokens, fit_key, fit_token_vectors
-
-        encoder = load_encoder(resolve_model(self.config.knowledge.model, Path(self.source).parent), self.source)
-        owner = hashlib.sha256(f"{os.path.abspath(self.source)}:{self.id}".encode()).hexdigest()[:16]
-        folder = cache_directory(os.environ)
-
-        def fit_fast(texts: Sequence[str], vectors: NDArray[np.float32]) -> tuple[Encode, NDArray[np.float32]]:
-            arrays = cached_arrays(
-                folder / f"tokens-{encoder.fingerprint}-{owner}.npz",
-                fit_key(texts),
-                lambda: fit_token_vectors(encoder.token_ids, encoder.words, texts, vectors).arrays(),
-            )
-            fitted = FittedTokens.from_arrays(encoder.token_ids, encoder.words, arrays)
-            return fitted.vectors.encode, fitted.probe_vectors
-
-        return SemanticIndex(
-            self.snippets,
-            self.config.escalation.handoff_examples,
-            encoder.encode,
-            cached(encoder.encode, folder / f"vectors-{encoder.fingerprint}-{owner}.npz"),
-            fit_fast,
-        )
-
-    @cached_property
-    def rules(self) -> CompiledRules:
-        from .policy import compile_rules
-
-        return compile_rules(self.config.escalation)
 
     def with_provider(self, provider: str) -> Bot:
         """The same bot answered by another provider (`--provider offline`)."""

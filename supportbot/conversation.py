@@ -5,15 +5,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal
 
 from .decision import Decision
+from .lifecycle import ConversationState
 from .policy import ConversationFacts
 from .prompt import HistoryTurn
 
 __all__ = ["Conversation", "ConversationState", "TurnRecord"]
-
-ConversationState = Literal["bot_active", "awaiting_agent", "agent_active", "closed"]
 
 
 @dataclass(frozen=True)
@@ -28,7 +26,7 @@ class TurnRecord:
 class Conversation:
     bot_id: str
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
-    state: ConversationState = "bot_active"
+    state: ConversationState = ConversationState.BOT_ACTIVE
     turns: list[TurnRecord] = field(default_factory=list)
     bot_turns: int = 0
     unsure_streak: int = 0
@@ -53,5 +51,5 @@ class Conversation:
         if turn.decision.action == "answer":
             self.bot_turns += 1
             self.unsure_streak = self.unsure_streak + 1 if unsure else 0
-        elif self.state == "bot_active":
-            self.state = "awaiting_agent"
+        elif self.state == ConversationState.BOT_ACTIVE:
+            self.state = ConversationState.AWAITING_AGENT

@@ -45,8 +45,7 @@ class Usage(_Strict):
 
 class Handoff(_Strict):
     rule: str = Field(
-        description="Id of the escalation rule that fired, or a built-in reason: "
-        + ", ".join(BUILTIN_RULES)
+        description="Id of the escalation rule that fired, or a built-in reason: " + ", ".join(BUILTIN_RULES)
     )
     reason: str = Field(description="Why, in words fit for the customer's client.")
     #: What happened, for logs and agents; never serialised, so never sent to a customer.

@@ -17,17 +17,25 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
+from . import textnorm
 from .bot import Bot
 from .conversation import Conversation, TurnRecord
-from . import textnorm
 from .decision import Decision, Handoff, Usage, builtin_handoff
 from .errors import InvalidReply, MessageRejected, ModelUnavailable
-from .knowledge import select_snippets
-from .policy import TIMED_OUT, ConversationFacts, RuleTimedOut, decide_post_model, decide_pre_model
+from .policy import (
+    TIMED_OUT,
+    CompiledRules,
+    ConversationFacts,
+    RuleTimedOut,
+    compile_rules,
+    decide_post_model,
+    decide_pre_model,
+)
 from .prompt import HistoryTurn, build_messages, build_repair_messages
-from .providers.base import Candidate, DeltaCallback, ModelRequest, Provider
+from .providers.base import DeltaCallback, ModelRequest, Provider
 from .providers.registry import create_provider
 from .reply import MAX_REPLY_CHARS, ModelReply, parse_reply, strict_reply_schema
+from .retrieval import Candidate, retriever_for
 from .streaming import ReplyStream
 from .tokens import TokenCounter, encoding_for, token_counter
 
@@ -67,7 +75,9 @@ class Engine:
         model = bot.config.model
         self.counter = counter or token_counter(encoding_for(model.name, model.encoding))
         self._schema = strict_reply_schema()
-        bot.index  # build the retrieval index now, not during the first customer's turn
+        self.rules: CompiledRules = compile_rules(bot.config.escalation)
+        # Built now, not during the first customer's turn.
+        self.retriever = retriever_for(bot)
 
     @classmethod
     def for_bot(cls, bot: Bot, env: Mapping[str, str] | None = None, *, provider: str | None = None) -> Engine:
@@ -95,53 +105,64 @@ class Engine:
         handoff = await self._pre_model(facts, text)
         if handoff:
             decision = self._handoff(conversation, handoff, started)
-            withhold = handoff.rule in self.bot.rules.text_rule_ids
+            withhold = handoff.rule in self.rules.text_rule_ids
             self._record(conversation, text, decision, unsure=False, withhold=withhold)
             return decision
-        # What the rules judged is what retrieval and the model read (SECURITY.md, g13).
+        # What the rules judged is what retrieval and the model read (SECURITY.md, g15).
         text = textnorm.clean(text)
-        candidates = select_snippets(
-            self.bot.index, text, config.knowledge.top_k, conversation.recent_user_texts(_HISTORY_QUERIES)
+        candidates = self.retriever.search(
+            text, config.knowledge.top_k, conversation.recent_user_texts(_HISTORY_QUERIES)
         )
         request = self._request(conversation, text, candidates)
         outcome = await self._ask(request, self._reply_stream(candidates, on_reply_delta))
+        decision, unsure = self._decide(conversation, facts, outcome, candidates, started)
+        self._record(conversation, text, decision, unsure=unsure)
+        return decision
+
+    def _decide(
+        self,
+        conversation: Conversation,
+        facts: ConversationFacts,
+        outcome: _Outcome,
+        candidates: list[Candidate],
+        started: float,
+    ) -> tuple[Decision, bool]:
+        """The Decision on what the model said (or failed to say), and whether it was unsure."""
         if outcome.reply is None:
             assert outcome.failure is not None
-            decision = self._handoff(conversation, outcome.failure, started, outcome.attempts, outcome.usage)
-            self._record(conversation, text, decision, unsure=False)
-            return decision
+            return self._handoff(conversation, outcome.failure, started, outcome.attempts, outcome.usage), False
         offered = frozenset(c.snippet.id for c in candidates)
-        post = decide_post_model(self.bot.rules, facts, outcome.reply, offered)
+        post = decide_post_model(self.rules, facts, outcome.reply, offered)
         if post.handoff:
-            decision = self._handoff(
-                conversation, post.handoff, started, outcome.attempts, outcome.usage, outcome.reply.confidence
-            )
-        else:
-            decision = Decision(
-                conversation_id=conversation.id,
-                action="answer",
-                reply=outcome.reply.reply,
-                citations=post.citations,
-                confidence=outcome.reply.confidence,
-                attempts=outcome.attempts,
-                usage=outcome.usage,
-                latency_ms=_ms_since(started),
-            )
-        self._record(conversation, text, decision, unsure=post.unsure)
-        return decision
+            confidence = outcome.reply.confidence
+            return self._handoff(
+                conversation, post.handoff, started, outcome.attempts, outcome.usage, confidence
+            ), post.unsure
+        decision = Decision(
+            conversation_id=conversation.id, action="answer", reply=outcome.reply.reply, citations=post.citations,
+            confidence=outcome.reply.confidence, attempts=outcome.attempts, usage=outcome.usage,
+            latency_ms=_ms_since(started),
+        )  # fmt: skip
+        return decision, post.unsure
 
     async def _pre_model(self, facts: ConversationFacts, text: str) -> Handoff | None:
         """The pre-model rules; a regex that needs more than a moment is re-run off the
         event loop, so no message can stall the other conversations."""
         try:
-            return decide_pre_model(self.bot.rules, facts, text)
+            return decide_pre_model(self.rules, facts, text)
         except RuleTimedOut as exc:
-            log.warning("rule %s is slow on a message; checking the rules in a worker thread", exc.rule_id,
-                        extra={"bot": self.bot.id, "rule": exc.rule_id})
-        handoff = await asyncio.to_thread(decide_pre_model, self.bot.rules, facts, text, slow=True)
+            log.warning(
+                "rule %s is slow on a message; checking the rules in a worker thread",
+                exc.rule_id,
+                extra={"bot": self.bot.id, "rule": exc.rule_id},
+            )
+        handoff = await asyncio.to_thread(decide_pre_model, self.rules, facts, text, slow=True)
         if handoff is not None and handoff.detail == TIMED_OUT:
-            log.warning("rule %s timed out on a message: handed off", handoff.rule,
-                        extra={"bot": self.bot.id, "rule": handoff.rule})
+            log.warning(
+                "rule %s timed out on a message: handed off",
+                handoff.rule,
+                extra={"bot": self.bot.id, "rule": handoff.rule},
+            )
         return handoff
 
     def _request(self, conversation: Conversation, text: str, candidates: list[Candidate]) -> ModelRequest:
@@ -165,9 +186,13 @@ class Engine:
         """A callback for raw model text that passes on the reply text that will stand."""
         if on_reply is None:
             return None
-        rules = self.bot.rules
-        stream = ReplyStream({c.snippet.id for c in candidates}, threshold=rules.confidence_threshold,
-                             require_citations=rules.require_citations, max_chars=MAX_REPLY_CHARS)
+        rules = self.rules
+        stream = ReplyStream(
+            {c.snippet.id for c in candidates},
+            threshold=rules.confidence_threshold,
+            require_citations=rules.require_citations,
+            max_chars=MAX_REPLY_CHARS,
+        )
 
         async def on_model_text(chunk: str) -> None:
             piece = stream.feed(chunk)

@@ -16,14 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from .bot import Bot
+from .config.loader import display_path
 from .conversation import Conversation
 from .decision import Decision
 from .engine import Engine
 from .errors import ConfigError, MessageRejected, Problem
-from .knowledge import select_snippets
-from .loader import display_path
 from .providers.base import DeltaCallback, ModelRequest, ModelResponse, Provider
 from .providers.offline import offline_reply
+from .retrieval import retriever_for
 
 __all__ = ["Example", "Outcome", "calibrate", "load_dataset", "run_eval", "summarize"]
 
@@ -60,36 +60,43 @@ def load_dataset(path: Path, snippet_ids: Iterable[str]) -> list[Example]:
     """Read a dataset; every malformed line or unknown snippet id is a Problem with its line."""
     known = set(snippet_ids)
     source = display_path(path)
-    examples: list[Example] = []
-    problems: list[Problem] = []
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([Problem(source, 1, 1, f"cannot read the dataset ({exc})")]) from None
+    examples: list[Example] = []
+    problems: list[Problem] = []
     for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            problems.append(Problem(source, number, exc.colno, f"not JSON ({exc.msg}); each line is one object"))
-            continue
-        text, expect = (row.get("text"), row.get("expect")) if isinstance(row, dict) else (None, None)
-        if not isinstance(text, str) or not text.strip() or not isinstance(expect, str):
-            problems.append(Problem(source, number, 1, 'a line needs "text" and "expect" strings ({"text": ..., "expect": <snippet id> | "handoff"})'))
-            continue
-        kind = row.get("kind") or ("in-scope" if expect != HANDOFF else "oos")
-        if expect != HANDOFF and expect not in known:
-            close = sorted(known, key=lambda k: -_overlap(k, expect))[:1]
-            hint = f"; did you mean '{close[0]}'?" if close and _overlap(close[0], expect) > 0.5 else ""
-            problems.append(Problem(source, number, 1, f"unknown snippet id '{expect}' (use a snippet id of the bot, or \"handoff\"{hint})"))
-            continue
-        examples.append(Example(number, text, expect, str(kind)))
+        found = _example(line, number, known, source) if line.strip() else None
+        if isinstance(found, Example):
+            examples.append(found)
+        elif found is not None:
+            problems.append(found)
     if problems:
         raise ConfigError(problems)
     if not examples:
         raise ConfigError([Problem(source, 1, 1, "the dataset has no lines")])
     return examples
+
+
+def _example(line: str, number: int, known: set[str], source: str) -> Example | Problem:
+    """One line of a dataset, or what is wrong with it."""
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return Problem(source, number, exc.colno, f"not JSON ({exc.msg}); each line is one object")
+    text, expect = (row.get("text"), row.get("expect")) if isinstance(row, dict) else (None, None)
+    if not isinstance(text, str) or not text.strip() or not isinstance(expect, str):
+        shape = '{"text": ..., "expect": <snippet id> | "handoff"}'
+        return Problem(source, number, 1, f'a line needs "text" and "expect" strings ({shape})')
+    if expect != HANDOFF and expect not in known:
+        close = sorted(known, key=lambda k: -_overlap(k, expect))[:1]
+        hint = f"; did you mean '{close[0]}'?" if close and _overlap(close[0], expect) > 0.5 else ""
+        return Problem(
+            source, number, 1, f"unknown snippet id '{expect}' (use a snippet id of the bot, or \"handoff\"{hint})"
+        )
+    kind = row.get("kind") or ("in-scope" if expect != HANDOFF else "oos")
+    return Example(number, text, expect, str(kind))
 
 
 def _overlap(a: str, b: str) -> float:
@@ -112,7 +119,9 @@ class _Recording:
         await self.inner.aclose()
 
 
-async def run_eval(engine: Engine, examples: Sequence[Example], progress: Callable[[int], None] | None = None) -> list[Outcome]:
+async def run_eval(
+    engine: Engine, examples: Sequence[Example], progress: Callable[[int], None] | None = None
+) -> list[Outcome]:
     recorder = _Recording(engine.provider)
     engine.provider = recorder
     outcomes = []
@@ -144,11 +153,16 @@ def summarize(outcomes: Sequence[Outcome]) -> dict[str, Any]:
     return {
         "examples": len(outcomes),
         "in_scope_accuracy": _rate(sum(o.correct for o in in_scope), len(in_scope)),
-        "handoff_recall": {kind: _rate(sum(o.correct for o in rows), len(rows)) for kind, rows in sorted(by_kind.items())},
+        "handoff_recall": {
+            kind: _rate(sum(o.correct for o in rows), len(rows)) for kind, rows in sorted(by_kind.items())
+        },
         "handoff_precision": _rate(sum(o.example.expect == HANDOFF for o in handed), len(handed)),
         "answered_wrongly": sum(1 for o in outcomes if o.decision.action == "answer" and not o.correct),
         "retrieval_recall_at_k": _rate(sum(o.example.expect in o.offered for o in in_scope), len(in_scope)),
-        "latency_ms": {"p50": round(statistics.median(latencies), 3), "p95": round(latencies[int(0.95 * (len(latencies) - 1))], 3)},
+        "latency_ms": {
+            "p50": round(statistics.median(latencies), 3),
+            "p95": round(latencies[int(0.95 * (len(latencies) - 1))], 3),
+        },
         "worst_snippets": _worst(in_scope),
     }
 
@@ -162,9 +176,17 @@ def _worst(in_scope: Sequence[Outcome], count: int = 5) -> list[dict[str, Any]]:
         accuracy = sum(o.correct for o in outcomes) / len(outcomes)
         wrong = Counter(
             ("handoff" if o.decision.action == "handoff" else ",".join(o.decision.citations) or "(no citation)")
-            for o in outcomes if not o.correct
+            for o in outcomes
+            if not o.correct
         )
-        scored.append({"snippet": snippet, "accuracy": round(accuracy, 3), "examples": len(outcomes), "most_often_instead": wrong.most_common(2)})
+        scored.append(
+            {
+                "snippet": snippet,
+                "accuracy": round(accuracy, 3),
+                "examples": len(outcomes),
+                "most_often_instead": wrong.most_common(2),
+            }
+        )
     return sorted(scored, key=lambda s: (s["accuracy"], -s["examples"]))[:count]
 
 
@@ -172,10 +194,11 @@ def calibrate(bot: Bot, examples: Sequence[Example], steps: Sequence[float] | No
     """The offline provider's figures for each candidate `offline.min_score`, computed from
     one retrieval pass per example (the provider's decision is pure in its thresholds)."""
     top_k = bot.config.knowledge.top_k
+    retriever = retriever_for(bot)
     scored = []
     for example in examples:
-        candidates = tuple(select_snippets(bot.index, example.text, top_k))
-        scored.append((example, candidates, bot.index.handoff_match(example.text)))
+        candidates = tuple(retriever.search(example.text, top_k))
+        scored.append((example, candidates, retriever.handoff_match(example.text)))
     table = []
     for min_score in steps or [round(0.2 + 0.025 * i, 3) for i in range(29)]:
         hits: Counter[str] = Counter()
@@ -183,7 +206,7 @@ def calibrate(bot: Bot, examples: Sequence[Example], steps: Sequence[float] | No
         for example, candidates, handoff_match in scored:
             reply = offline_reply(candidates, min_score, bot.config.escalation.confidence_threshold, handoff_match)
             kind = "in-scope" if example.expect != HANDOFF else example.kind
-            hits[kind] += _correct(example.expect, str(reply["action"]), reply["citations"])  # type: ignore[arg-type]
+            hits[kind] += _correct(example.expect, reply.action, reply.citations)
             totals[kind] += 1
         row = {"min_score": min_score, **{kind: round(hits[kind] / totals[kind], 4) for kind in sorted(totals)}}
         row["lowest"] = min(v for k, v in row.items() if k != "min_score")

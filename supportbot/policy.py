@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Protocol
 
 import regex
 
@@ -47,15 +46,11 @@ SLOW_RULE_S = 1.0
 TIMED_OUT = f"the rule's regular expression ran out of time ({SLOW_RULE_S:g}s) on this message; handed off to be safe"
 
 
-class _Pattern(Protocol):
-    def search(self, string: str, *, timeout: float | None = None, concurrent: bool | None = None) -> object: ...
-
-
 @dataclass(frozen=True)
 class _TextRule:
     id: str
     reason: str
-    pattern: _Pattern
+    pattern: regex.Pattern[str]
     folded: bool  # phrase rules match the folded text, regex rules the cleaned text
 
 
@@ -107,18 +102,22 @@ class PostModel:
     handoff: Handoff | None
 
 
-def phrase_pattern(phrases: list[str]) -> _Pattern:
+def phrase_pattern(phrases: list[str]) -> regex.Pattern[str]:
     """One pattern matching any phrase as whole words, on folded text (see textnorm).
 
     Words of a phrase may be separated by any whitespace, so "real person" also matches
     "real\nperson"; "agent" does not match "agenda".
     """
     alternatives = sorted(
-        (r"\s+".join(regex.escape(word) for word in textnorm.fold(phrase).split()) for phrase in phrases if phrase.strip()),
+        (
+            r"\s+".join(regex.escape(word) for word in textnorm.fold(phrase).split())
+            for phrase in phrases
+            if phrase.strip()
+        ),
         key=len,
         reverse=True,
     )
-    return regex.compile(r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)")  # type: ignore[no-any-return]
+    return regex.compile(r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)")
 
 
 def compile_rules(escalation: Escalation) -> CompiledRules:
@@ -155,7 +154,9 @@ def decide_pre_model(
     folded = textnorm.fold(cleaned) if rules.text_rules else cleaned
     for rule in rules.text_rules:
         try:
-            if rule.pattern.search(folded if rule.folded else cleaned, timeout=SLOW_RULE_S if slow else FAST_RULE_S, concurrent=slow):
+            if rule.pattern.search(
+                folded if rule.folded else cleaned, timeout=SLOW_RULE_S if slow else FAST_RULE_S, concurrent=slow
+            ):
                 return Handoff(rule=rule.id, reason=rule.reason)
         except TimeoutError:
             if not slow:

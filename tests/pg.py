@@ -20,7 +20,7 @@ def _admin():  # type: ignore[no-untyped-def]
         pytest.skip("psycopg is not installed (pip install -e '.[test]')")
     try:
         return psycopg.connect(BASE_URL, autocommit=True, connect_timeout=3)
-    except Exception as exc:  # noqa: BLE001 - any connection failure means: no PostgreSQL here
+    except Exception as exc:
         pytest.skip(f"no PostgreSQL at {BASE_URL} ({type(exc).__name__}); start it or set SUPPORTBOT_TEST_POSTGRES_URL")
 
 

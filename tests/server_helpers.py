@@ -13,9 +13,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+from conftest import REPO
 from fastapi.testclient import TestClient
 
-from conftest import REPO
 from supportbot import load_bot
 from supportbot.server import ServerSettings, create_app
 
@@ -23,9 +23,17 @@ EXAMPLE_BOTS = [str(REPO / "bots")]
 
 
 @contextmanager
-def client_for(tmp_path: Path, bots: list[str] | None = None, env: dict[str, str] | None = None, **settings: object) -> Iterator[TestClient]:
-    config = ServerSettings(bot_paths=bots or EXAMPLE_BOTS, database_url=f"sqlite:///{tmp_path / 'serve.db'}", **settings)  # type: ignore[arg-type]
-    loaded = [load_bot(p) for path in config.bot_paths for p in (sorted(Path(path).glob("*.yaml")) if Path(path).is_dir() else [Path(path)])]
+def client_for(
+    tmp_path: Path, bots: list[str] | None = None, env: dict[str, str] | None = None, **settings: object
+) -> Iterator[TestClient]:
+    config = ServerSettings(
+        bot_paths=bots or EXAMPLE_BOTS, database_url=f"sqlite:///{tmp_path / 'serve.db'}", **settings
+    )  # type: ignore[arg-type]
+    loaded = [
+        load_bot(p)
+        for path in config.bot_paths
+        for p in (sorted(Path(path).glob("*.yaml")) if Path(path).is_dir() else [Path(path)])
+    ]
     with TestClient(create_app(config, loaded, env=env or {})) as client:
         yield client
 
@@ -45,7 +53,10 @@ class ServerProcess:
         full_env = {**os.environ, **(env or {})}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "supportbot", "serve", *args, "--port", str(self.port)],
-            env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env=full_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         self._wait_ready()
 

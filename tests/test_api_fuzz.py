@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from conftest import REPO
 from hypothesis import HealthCheck, given, settings
 from starlette.testclient import TestClient
 
-from conftest import REPO
 from supportbot import load_bots
 from supportbot.server import ServerSettings, create_app
 
@@ -20,7 +20,9 @@ STREAMS = {"/v1/conversations/{conversation_id}/events"}
 
 @pytest.fixture(scope="module")
 def operations(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[object]]:
-    config = ServerSettings(bot_paths=[str(REPO / "bots")], database_url=f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'f.db'}")
+    config = ServerSettings(
+        bot_paths=[str(REPO / "bots")], database_url=f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'f.db'}"
+    )
     app = create_app(config, load_bots(config.bot_paths), env={})
     with TestClient(app):  # runs the lifespan: store open, engines built
         schema = schemathesis.openapi.from_asgi("/openapi.json", app)
@@ -29,7 +31,11 @@ def operations(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[object
 
 def test_every_operation_is_fuzzed(operations):
     paths = {f"{op.method.upper()} {op.path}" for op in operations}
-    assert {"POST /v1/bots/{bot_id}/messages", "POST /v1/conversations/{conversation_id}/claim", "GET /v1/handoffs"} <= paths
+    assert {
+        "POST /v1/bots/{bot_id}/messages",
+        "POST /v1/conversations/{conversation_id}/claim",
+        "GET /v1/handoffs",
+    } <= paths
 
 
 def test_no_request_gets_a_server_error_and_every_refusal_explains_itself(operations):

@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import MINIMAL_BOT, REPO
 from typer.testing import CliRunner
 
-from conftest import MINIMAL_BOT, REPO
 from supportbot.cli import app
 from supportbot.testing import FakeOpenAI, Reply
 
@@ -28,7 +28,12 @@ def supportbot(*args: str, stdin: str = "", env: dict[str, str] | None = None, c
     full_env.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "supportbot", *args],
-        input=stdin, capture_output=True, text=True, env=full_env, cwd=cwd, timeout=60,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd,
+        timeout=60,
     )
 
 
@@ -51,7 +56,9 @@ def test_validate_reports_every_problem_with_its_place_and_exits_2(tmp_path, spe
         spec_bot_path.read_text()
         .replace("system_prompt:", "sytem_prompt:", 1)
         .replace("(?i)\\b(lawyer", "(?i)\\b((lawyer", 1)
-        .replace("    - ../knowledge/acme-shop/*.md", "    - ../knowledge/acme-shop/*.md\n    - ../knowledge/none/*.yaml")
+        .replace(
+            "    - ../knowledge/acme-shop/*.md", "    - ../knowledge/acme-shop/*.md\n    - ../knowledge/none/*.yaml"
+        )
         .replace("provider: openai ", "provider: openia ", 1)
         .replace("    - id: shipping-times", "    - id: track-order", 1)
     )
@@ -107,7 +114,17 @@ def test_chat_offline_prints_one_decision_per_line(spec_bot_path):
     first, second = (json.loads(line) for line in result.output.splitlines())
     assert first["action"] == "answer" and first["citations"] == ["shipping-times"]
     assert second["action"] == "handoff" and second["conversation_id"] == first["conversation_id"]
-    assert set(first) == {"conversation_id", "action", "reply", "citations", "confidence", "handoff", "attempts", "usage", "latency_ms"}
+    assert set(first) == {
+        "conversation_id",
+        "action",
+        "reply",
+        "citations",
+        "confidence",
+        "handoff",
+        "attempts",
+        "usage",
+        "latency_ms",
+    }
 
 
 def test_chat_shows_answers_citations_and_handoffs_for_people(spec_bot_path):
@@ -150,7 +167,9 @@ def test_chat_with_an_unknown_provider_exits_2(bot_file):
 def test_chat_against_a_compatible_server_answers_then_hands_off_by_rule(spec_bot_path):
     with FakeOpenAI() as server:
         result = supportbot(
-            "chat", "acme-shop.yaml", "--json",
+            "chat",
+            "acme-shop.yaml",
+            "--json",
             stdin="Where is my package?\nI want to talk to a lawyer\n",
             env={"OPENAI_BASE_URL": server.url},
             cwd=spec_bot_path.parent,
@@ -168,8 +187,13 @@ def test_chat_against_a_compatible_server_answers_then_hands_off_by_rule(spec_bo
 
 def test_chat_second_request_holds_the_first_turn(spec_bot_path):
     with FakeOpenAI() as server:
-        supportbot("chat", str(spec_bot_path), "--json", stdin="Where is my package?\nHow long does it take?\n",
-                   env={"OPENAI_BASE_URL": server.url})
+        supportbot(
+            "chat",
+            str(spec_bot_path),
+            "--json",
+            stdin="Where is my package?\nHow long does it take?\n",
+            env={"OPENAI_BASE_URL": server.url},
+        )
         second = server.chat_requests[1].body["messages"]
     assert [m["role"] for m in second] == ["system", "user", "assistant", "user"]
     assert second[1]["content"] == "Where is my package?"
@@ -182,15 +206,21 @@ def test_chat_second_request_holds_the_first_turn(spec_bot_path):
 def test_chat_malformed_output_twice_is_a_handoff_without_traceback(spec_bot_path, script, rule):
     with FakeOpenAI() as server:
         server.script(*script)
-        result = supportbot("chat", str(spec_bot_path), "--json", stdin="Where is my package?\n",
-                            env={"OPENAI_BASE_URL": server.url})
+        result = supportbot(
+            "chat", str(spec_bot_path), "--json", stdin="Where is my package?\n", env={"OPENAI_BASE_URL": server.url}
+        )
     assert json.loads(result.stdout)["handoff"]["rule"] == rule
     assert "Traceback" not in result.stderr
 
 
 def test_chat_with_the_server_down_is_a_model_unavailable_handoff(spec_bot_path):
-    result = supportbot("chat", str(spec_bot_path), "--json", stdin="Where is my package?\n",
-                        env={"OPENAI_BASE_URL": "http://127.0.0.1:9/v1"})
+    result = supportbot(
+        "chat",
+        str(spec_bot_path),
+        "--json",
+        stdin="Where is my package?\n",
+        env={"OPENAI_BASE_URL": "http://127.0.0.1:9/v1"},
+    )
     assert result.returncode == 0
     assert json.loads(result.stdout)["handoff"]["rule"] == "model_unavailable"
     assert "Traceback" not in result.stderr

@@ -15,7 +15,13 @@ pytestmark = pytest.mark.anyio
 
 def reply(action="answer", text="Open My Orders.", confidence=0.9, citations=("track-order",), reason=None):
     return json.dumps(
-        {"action": action, "reply": text, "confidence": confidence, "citations": list(citations), "handoff_reason": reason}
+        {
+            "action": action,
+            "reply": text,
+            "confidence": confidence,
+            "citations": list(citations),
+            "handoff_reason": reason,
+        }
     )
 
 
@@ -34,7 +40,7 @@ async def test_an_answer_cites_the_snippets_it_used(bot):
     assert decision.citations == ["track-order"] and decision.confidence == 0.9
     assert decision.handoff is None and decision.attempts == 1
     assert decision.usage.total_tokens == 15 and decision.latency_ms >= 0
-    assert [c.snippet.id for c in provider.requests[0].candidates][0] == "track-order"
+    assert next(c.snippet.id for c in provider.requests[0].candidates) == "track-order"
 
 
 async def test_a_rule_that_fires_hands_off_without_calling_the_model(bot):
@@ -101,7 +107,7 @@ async def test_two_uncited_answers_in_a_row_fire_the_streak_rule(bot):
 
 
 async def test_the_second_request_carries_the_first_turn(bot):
-    decisions, provider, _ = await run(bot, [reply(), reply(text="3 to 5 days.")], "Where is my package?", "How long?")
+    _decisions, provider, _ = await run(bot, [reply(), reply(text="3 to 5 days.")], "Where is my package?", "How long?")
     second = provider.requests[1].messages
     assert second[1:] == [
         {"role": "user", "content": "Where is my package?"},

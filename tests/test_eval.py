@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import MINIMAL_BOT, REPO, SHARED
 from typer.testing import CliRunner
 
-from conftest import MINIMAL_BOT, REPO, SHARED
 from supportbot import load_bot
 from supportbot.cli import app
 
@@ -28,7 +28,11 @@ def test_figures_for_a_small_labelled_set(tmp_path):
     rows = [
         {"text": "Where is my order?", "expect": "track-order", "kind": "in-scope"},
         {"text": "how long does delivery take?", "expect": "delivery-times", "kind": "in-scope"},
-        {"text": "how should I store my coffee?", "expect": "subscription-pause", "kind": "in-scope"},  # answered wrongly
+        {
+            "text": "how should I store my coffee?",
+            "expect": "subscription-pause",
+            "kind": "in-scope",
+        },  # answered wrongly
         {"text": "what's the weather in Paris?", "expect": "handoff", "kind": "ood-oos"},
         {"text": "I want a human", "expect": "handoff", "kind": "id-oos"},
     ]
@@ -44,25 +48,41 @@ def test_figures_for_a_small_labelled_set(tmp_path):
 def test_the_table_names_every_figure(tmp_path):
     rows = [{"text": "Where is my order?", "expect": "track-order"}, {"text": "tell me a joke", "expect": "handoff"}]
     output = runner.invoke(app, ["eval", BEAN, str(dataset(tmp_path, rows))]).output
-    for figure in ("in-scope answered correctly", "handed off", "hand-off precision", "answered wrongly",
-                   "retrieval recall@4", "latency p50 / p95", "Snippets answered worst"):
+    for figure in (
+        "in-scope answered correctly",
+        "handed off",
+        "hand-off precision",
+        "answered wrongly",
+        "retrieval recall@4",
+        "latency p50 / p95",
+        "Snippets answered worst",
+    ):
         assert figure in output, figure
 
 
 def test_an_unknown_snippet_id_or_a_malformed_line_is_reported_with_its_line_and_exit_2(tmp_path):
     rows = [{"text": "Where is my order?", "expect": "track-ordr"}, "{not json", {"expect": "track-order"}]
     path = dataset(tmp_path, rows)
-    result = subprocess.run([sys.executable, "-m", "supportbot", "eval", BEAN, str(path)], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "supportbot", "eval", BEAN, str(path)], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert "set.jsonl:1:1: unknown snippet id 'track-ordr'" in result.stderr and "did you mean 'track-order'?" in result.stderr
+    assert (
+        "set.jsonl:1:1: unknown snippet id 'track-ordr'" in result.stderr
+        and "did you mean 'track-order'?" in result.stderr
+    )
     assert "set.jsonl:2:2: not JSON" in result.stderr
     assert 'set.jsonl:3:1: a line needs "text" and "expect" strings' in result.stderr
 
 
 def test_calibrate_prints_the_trade_off_and_the_value_for_the_bot_file(tmp_path):
-    rows = [{"text": "Where is my order?", "expect": "track-order", "kind": "in-scope"},
-            {"text": "order weather tomorrow", "expect": "handoff", "kind": "ood-oos"}]
-    report = json.loads(runner.invoke(app, ["eval", BEAN, str(dataset(tmp_path, rows)), "--calibrate", "--json"]).output)
+    rows = [
+        {"text": "Where is my order?", "expect": "track-order", "kind": "in-scope"},
+        {"text": "order weather tomorrow", "expect": "handoff", "kind": "ood-oos"},
+    ]
+    report = json.loads(
+        runner.invoke(app, ["eval", BEAN, str(dataset(tmp_path, rows)), "--calibrate", "--json"]).output
+    )
     assert 0.2 <= report["recommended"]["offline"]["min_score"] <= 0.9
     assert {"min_score", "in-scope", "ood-oos", "lowest"} <= set(report["table"][0])
     table = runner.invoke(app, ["eval", BEAN, str(dataset(tmp_path, rows)), "--calibrate"]).output
@@ -75,15 +95,32 @@ def test_handoff_examples_send_similar_messages_to_a_person(write, tmp_path):
         "  handoff_message: A person will take over.\n  handoff_examples: [my card was stolen, someone stole my wallet]\n",
     )
     bot_path = write("bots/b.yaml", text)
-    rows = [{"text": "help, my card was stolen yesterday", "expect": "handoff"}, {"text": "Where is my package?", "expect": "track-order"}]
+    rows = [
+        {"text": "help, my card was stolen yesterday", "expect": "handoff"},
+        {"text": "Where is my package?", "expect": "track-order"},
+    ]
     figures = json.loads(runner.invoke(app, ["eval", str(bot_path), str(dataset(tmp_path, rows)), "--json"]).output)
     assert figures["handoff_recall"] == {"oos": 1.0} and figures["in_scope_accuracy"] == 1.0
-    assert load_bot(bot_path, env={}).config.escalation.handoff_examples == ["my card was stolen", "someone stole my wallet"]
+    assert load_bot(bot_path, env={}).config.escalation.handoff_examples == [
+        "my card was stolen",
+        "someone stole my wallet",
+    ]
 
 
 def test_the_eval_bot_script_says_when_the_datasets_are_absent(tmp_path):
-    result = subprocess.run([sys.executable, str(REPO / "bench" / "eval_bots.py"), "--datasets", str(tmp_path / "nope"), "--out", str(tmp_path)],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "bench" / "eval_bots.py"),
+            "--datasets",
+            str(tmp_path / "nope"),
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode != 0 and "the evaluation data is not at" in result.stderr
 
 
@@ -91,7 +128,12 @@ def test_the_eval_bots_build_and_load_from_the_shared_datasets(tmp_path):
     datasets = SHARED / "datasets"
     if not (datasets / "banking77_oos" / "train.jsonl").exists():
         pytest.skip(f"no evaluation data at {datasets}")
-    subprocess.run([sys.executable, str(REPO / "bench" / "eval_bots.py"), "--out", str(tmp_path)], check=True, timeout=120, capture_output=True)
+    subprocess.run(
+        [sys.executable, str(REPO / "bench" / "eval_bots.py"), "--out", str(tmp_path)],
+        check=True,
+        timeout=120,
+        capture_output=True,
+    )
     banking = load_bot(tmp_path / "banking77.yaml")
     assert len(banking.snippets) == 50 and len(banking.config.escalation.handoff_examples) == 2063
     assert len(load_bot(tmp_path / "faq_covid.yaml").snippets) == 67

@@ -7,12 +7,20 @@ import json
 import time
 
 import pytest
-
 from conftest import MINIMAL_BOT
 from server_helpers import client_for
+
 from supportbot.testing import Drop, FakeOpenAI, Reply, Status
 
-GOOD = json.dumps({"action": "answer", "reply": "Open My Orders.", "confidence": 0.9, "citations": ["track-order"], "handoff_reason": None})
+GOOD = json.dumps(
+    {
+        "action": "answer",
+        "reply": "Open My Orders.",
+        "confidence": 0.9,
+        "citations": ["track-order"],
+        "handoff_reason": None,
+    }
+)
 TIMEOUT_S = 0.5
 RETRIES = 2
 # The documented bound of one turn: two attempts, each within timeout x (retries + 1) plus backoff.
@@ -26,18 +34,48 @@ def bot_text() -> str:
 FAULTS = {
     # name: (script, expected action, expected rule or None, most model requests)
     "answers after the timeout": ([Reply(GOOD, delay_s=3)] * 3, "handoff", "model_unavailable", 3),
-    "429 with Retry-After, then an answer": ([Status(429, headers={"retry-after": "1"}), Reply(GOOD)], "answer", None, 2),
+    "429 with Retry-After, then an answer": (
+        [Status(429, headers={"retry-after": "1"}), Reply(GOOD)],
+        "answer",
+        None,
+        2,
+    ),
     "429 without Retry-After, then an answer": ([Status(429), Reply(GOOD)], "answer", None, 2),
     "429 without end": ([Status(429, headers={"retry-after": "0"})] * 3, "handoff", "model_unavailable", 3),
     "500/502/503 burst, then an answer": ([Status(500), Status(502), Reply(GOOD)], "answer", None, 3),
-    "500/502/503 burst longer than the retries": ([Status(500), Status(502), Status(503)], "handoff", "model_unavailable", 3),
+    "500/502/503 burst longer than the retries": (
+        [Status(500), Status(502), Status(503)],
+        "handoff",
+        "model_unavailable",
+        3,
+    ),
     "connection reset before the response": ([Drop(), Reply(GOOD)], "answer", None, 2),
     "connection reset mid-body, three times": ([Reply(GOOD, cut_body=True)] * 3, "handoff", "model_unavailable", 3),
-    "truncated JSON (finish_reason length), then repaired": ([Reply(GOOD[:40], finish_reason="length"), Reply(GOOD)], "answer", None, 2),
+    "truncated JSON (finish_reason length), then repaired": (
+        [Reply(GOOD[:40], finish_reason="length"), Reply(GOOD)],
+        "answer",
+        None,
+        2,
+    ),
     "truncated JSON twice": ([Reply(GOOD[:40], finish_reason="length")] * 2, "handoff", "invalid_model_output", 2),
-    "prose instead of JSON twice": ([Reply("Sure! Your order ships tomorrow.")] * 2, "handoff", "invalid_model_output", 2),
-    "JSON of the wrong shape twice": ([Reply('{"answer": "yes"}'), Reply("[1, 2, 3]")], "handoff", "invalid_model_output", 2),
-    "JSON of the wrong types twice": ([Reply('{"action": "answer", "reply": 7, "confidence": "high", "citations": "x"}')] * 2, "handoff", "invalid_model_output", 2),
+    "prose instead of JSON twice": (
+        [Reply("Sure! Your order ships tomorrow.")] * 2,
+        "handoff",
+        "invalid_model_output",
+        2,
+    ),
+    "JSON of the wrong shape twice": (
+        [Reply('{"answer": "yes"}'), Reply("[1, 2, 3]")],
+        "handoff",
+        "invalid_model_output",
+        2,
+    ),
+    "JSON of the wrong types twice": (
+        [Reply('{"action": "answer", "reply": 7, "confidence": "high", "citations": "x"}')] * 2,
+        "handoff",
+        "invalid_model_output",
+        2,
+    ),
     "a 1 MB reply, then a good one": ([Reply("x" * 1_000_000), Reply(GOOD)], "answer", None, 2),
     "content_filter twice": ([Reply("", finish_reason="content_filter")] * 2, "handoff", "invalid_model_output", 2),
 }
@@ -64,7 +102,14 @@ def test_each_fault_ends_in_a_defined_stored_decision_within_bounds(tmp_path, wr
 
 
 def test_citations_of_unknown_ids_never_reach_the_customer(tmp_path, write):
-    reply = json.dumps({"action": "answer", "reply": "Sure.", "confidence": 0.9, "citations": ["track-order", "internal-memo", "../../etc"]})
+    reply = json.dumps(
+        {
+            "action": "answer",
+            "reply": "Sure.",
+            "confidence": 0.9,
+            "citations": ["track-order", "internal-memo", "../../etc"],
+        }
+    )
     with FakeOpenAI() as server:
         bot = write("bots/model.yaml", bot_text())
         with client_for(tmp_path, bots=[str(bot)], env={"OPENAI_BASE_URL": server.url}) as client:
@@ -78,8 +123,12 @@ def test_a_stream_that_stops_half_way_shows_no_half_reply(tmp_path, write):
         bot = write("bots/model.yaml", bot_text())
         with client_for(tmp_path, bots=[str(bot)], env={"OPENAI_BASE_URL": server.url}) as client:
             server.script(*[Reply(GOOD, cut_stream=True)] * 3)
-            with client.stream("POST", "/v1/bots/test-shop/messages", json={"text": "Where is my package?"},
-                               headers={"Accept": "text/event-stream"}) as response:
+            with client.stream(
+                "POST",
+                "/v1/bots/test-shop/messages",
+                json={"text": "Where is my package?"},
+                headers={"Accept": "text/event-stream"},
+            ) as response:
                 body = "".join(response.iter_text())
     decision = json.loads(body.split("event: decision\ndata: ", 1)[1].split("\n", 1)[0])
     assert decision["action"] == "handoff" and decision["handoff"]["rule"] == "model_unavailable"

@@ -9,9 +9,9 @@ import time
 
 import httpx
 import pytest
-
 from conftest import MINIMAL_BOT, REPO
 from server_helpers import ServerProcess, client_for
+
 from supportbot.testing import FakeOpenAI, Reply
 
 CATASTROPHIC_BOT = """\
@@ -43,13 +43,17 @@ def post(client, text, conversation_id=None, bot="bean-there", **kwargs):
 
 def test_a_catastrophic_rule_never_blocks_the_server(write, tmp_path):
     slow_bot = write("bots/slow-rules.yaml", CATASTROPHIC_BOT)
-    server = ServerProcess([str(slow_bot), str(REPO / "bots" / "bean-there.yaml"), "--db", f"sqlite:///{tmp_path / 'redos.db'}"])
+    server = ServerProcess(
+        [str(slow_bot), str(REPO / "bots" / "bean-there.yaml"), "--db", f"sqlite:///{tmp_path / 'redos.db'}"]
+    )
     try:
         result: dict = {}
 
         def attack() -> None:
             started = time.monotonic()
-            response = httpx.post(f"{server.url}/v1/bots/slow-rules/messages", json={"text": "a" * 2000 + "!"}, timeout=30)
+            response = httpx.post(
+                f"{server.url}/v1/bots/slow-rules/messages", json={"text": "a" * 2000 + "!"}, timeout=30
+            )
             result.update(response.json(), seconds=time.monotonic() - started)
 
         thread = threading.Thread(target=attack)
@@ -60,7 +64,9 @@ def test_a_catastrophic_rule_never_blocks_the_server(write, tmp_path):
             started = time.monotonic()
             assert httpx.get(f"{server.url}/healthz", timeout=5).status_code == 200
             health.append(time.monotonic() - started)
-            other = httpx.post(f"{server.url}/v1/bots/bean-there/messages", json={"text": "How long does delivery take?"}, timeout=5)
+            other = httpx.post(
+                f"{server.url}/v1/bots/bean-there/messages", json={"text": "How long does delivery take?"}, timeout=5
+            )
             assert other.json()["citations"] == ["delivery-times"]
             time.sleep(0.05)
         thread.join()
@@ -79,7 +85,10 @@ def test_validate_warns_about_a_pattern_that_can_backtrack_catastrophically(writ
     path = write("bots/slow.yaml", CATASTROPHIC_BOT)
     result = CliRunner().invoke(app, ["validate", str(path)])
     assert result.exit_code == 0
-    assert f"warning: {path}:15:24: rule 'letters-only': the pattern can backtrack catastrophically" in result.output.replace("\n", "")
+    assert (
+        f"warning: {path}:15:24: rule 'letters-only': the pattern can backtrack catastrophically"
+        in result.output.replace("\n", "")
+    )
 
 
 # 3. No customer text in the server log -----------------------------------------------------
@@ -87,9 +96,18 @@ def test_validate_warns_about_a_pattern_that_can_backtrack_catastrophically(writ
 
 def test_a_model_echoing_the_customer_puts_none_of_it_in_the_log(write, tmp_path, caplog):
     with FakeOpenAI() as server:
-        bot = write("bots/model.yaml", MINIMAL_BOT.replace("  name: gpt-4o-mini\n", f"  name: gpt-4o-mini\n  base_url: {server.url}\n"))
-        echo = json.dumps({"action": "answer", "reply": {"email": "jane@example.com", "card": "4111 1111 1111 1111"},
-                           "confidence": 0.9, "citations": []})
+        bot = write(
+            "bots/model.yaml",
+            MINIMAL_BOT.replace("  name: gpt-4o-mini\n", f"  name: gpt-4o-mini\n  base_url: {server.url}\n"),
+        )
+        echo = json.dumps(
+            {
+                "action": "answer",
+                "reply": {"email": "jane@example.com", "card": "4111 1111 1111 1111"},
+                "confidence": 0.9,
+                "citations": [],
+            }
+        )
         server.script(Reply(echo), Reply(echo))
         caplog.set_level(logging.DEBUG)
         with client_for(tmp_path, bots=[str(bot)]) as client:
@@ -104,7 +122,10 @@ def test_a_model_echoing_the_customer_puts_none_of_it_in_the_log(write, tmp_path
 def test_text_caught_by_a_rule_is_withheld_from_later_prompts(write, tmp_path):
     with FakeOpenAI() as server:
         text = MINIMAL_BOT.replace("  name: gpt-4o-mini\n", f"  name: gpt-4o-mini\n  base_url: {server.url}\n")
-        text = text.replace("    - id: unsure-twice\n", "    - id: card\n      if_user_matches: '\\b(?:\\d[ -]?){13,19}\\b'\n    - id: unsure-twice\n")
+        text = text.replace(
+            "    - id: unsure-twice\n",
+            "    - id: card\n      if_user_matches: '\\b(?:\\d[ -]?){13,19}\\b'\n    - id: unsure-twice\n",
+        )
         bot = write("bots/model.yaml", text)
         with client_for(tmp_path, bots=[str(bot)]) as client:
             caught = post(client, "my card is 4111\u200b1111\u200b1111\u200b1111", bot="test-shop").json()
@@ -117,7 +138,9 @@ def test_text_caught_by_a_rule_is_withheld_from_later_prompts(write, tmp_path):
     assert answered["action"] == "answer"
     prompt = json.dumps(server.chat_requests[-1].body["messages"])
     assert "4111" not in prompt and "Where is my package?" in prompt
-    assert transcript["messages"][0]["text"] == "my card is 4111\u200b1111\u200b1111\u200b1111"  # agents see what was sent
+    assert (
+        transcript["messages"][0]["text"] == "my card is 4111\u200b1111\u200b1111\u200b1111"
+    )  # agents see what was sent
 
 
 # 6. Text the database cannot hold is refused at the edge, by field -------------------------
@@ -135,7 +158,9 @@ def test_text_caught_by_a_rule_is_withheld_from_later_prompts(write, tmp_path):
 def test_unstorable_text_is_a_422_naming_the_field_and_nothing_is_stored(tmp_path, body, field):
     with client_for(tmp_path) as client:
         raw = json.dumps(body)  # \ud800 is written as an escape, as a client would send it
-        response = client.post("/v1/bots/bean-there/messages", content=raw, headers={"content-type": "application/json"})
+        response = client.post(
+            "/v1/bots/bean-there/messages", content=raw, headers={"content-type": "application/json"}
+        )
         assert response.status_code == 422 and response.json()["detail"][0]["loc"][1] == field
         assert "U+" in response.json()["detail"][0]["msg"]
         assert client.get("/v1/handoffs").json() == []
@@ -163,7 +188,9 @@ def model_client(write, tmp_path, server, **replace):
 
 
 def stream(client, text):
-    with client.stream("POST", "/v1/bots/test-shop/messages", json={"text": text}, headers={"Accept": "text/event-stream"}) as response:
+    with client.stream(
+        "POST", "/v1/bots/test-shop/messages", json={"text": text}, headers={"Accept": "text/event-stream"}
+    ) as response:
         body = "".join(response.iter_text())
     events = []
     for block in body.strip().split("\n\n"):
@@ -173,8 +200,15 @@ def stream(client, text):
 
 
 def test_an_answer_citing_a_snippet_that_does_not_exist_is_handed_off_and_never_streamed(write, tmp_path):
-    invented = json.dumps({"action": "answer", "citations": ["no-such-snippet"], "confidence": 0.95,
-                           "reply": "We ship to Mars.", "handoff_reason": None})
+    invented = json.dumps(
+        {
+            "action": "answer",
+            "citations": ["no-such-snippet"],
+            "confidence": 0.95,
+            "reply": "We ship to Mars.",
+            "handoff_reason": None,
+        }
+    )
     with FakeOpenAI() as server, model_client(write, tmp_path, server) as client:
         server.script(Reply(invented), Reply(invented))
         plain = post(client, "Do you ship to Mars?", bot="test-shop").json()
@@ -240,7 +274,9 @@ def test_a_model_server_failure_shows_the_customer_no_address_and_the_agent_the_
     text = MINIMAL_BOT.replace("  name: gpt-4o-mini\n", "  name: gpt-4o-mini\n  base_url: http://127.0.0.1:9/v1\n")
     bot = write("bots/down.yaml", text.replace("  max_retries: 2\n", "  max_retries: 0\n"))
     with client_for(tmp_path, bots=[str(bot)], api_keys=["c-key"], agent_keys=["a-key"]) as client:
-        decision = post(client, "Where is my package?", bot="test-shop", headers={"Authorization": "Bearer c-key"}).json()
+        decision = post(
+            client, "Where is my package?", bot="test-shop", headers={"Authorization": "Bearer c-key"}
+        ).json()
         cid = decision["conversation_id"]
         as_customer = client.get(f"/v1/conversations/{cid}", headers={"Authorization": "Bearer c-key"}).json()
         as_agent = client.get(f"/v1/conversations/{cid}", headers={"Authorization": "Bearer a-key"}).json()

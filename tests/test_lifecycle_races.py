@@ -7,14 +7,13 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-
+from conftest import REPO
 from pg import postgres_schema
+
 from supportbot import Engine, load_bot
 from supportbot.server.metrics import Metrics
 from supportbot.server.service import SupportService
 from supportbot.store import IllegalTransition, open_store
-
-from conftest import REPO
 
 pytestmark = pytest.mark.anyio
 ROUNDS = 50
@@ -28,13 +27,13 @@ async def service(request, tmp_path) -> AsyncIterator[SupportService]:
         url = f"sqlite:///{tmp_path / 'races.db'}"
         store = open_store(url)
         await store.open()
-        yield SupportService([bot], {bot.id: Engine(bot.with_provider("offline"), _provider(bot))}, store, Metrics(), webhook_enabled=False)
+        yield SupportService([bot], {bot.id: Engine(bot, _provider(bot))}, store, Metrics())
         await store.close()
     else:
         with postgres_schema() as url:
             store = open_store(url)
             await store.open()
-            yield SupportService([bot], {bot.id: Engine(bot, _provider(bot))}, store, Metrics(), webhook_enabled=False)
+            yield SupportService([bot], {bot.id: Engine(bot, _provider(bot))}, store, Metrics())
             await store.close()
 
 
@@ -74,8 +73,11 @@ async def test_a_close_made_during_customer_turns_is_not_undone(service):
         await service.claim(cid, "maria")
         await asyncio.gather(customers_write(service, cid), service.release(cid, resume_bot=False))
         row, messages = await service.transcript(cid)
-        reopened = any(m.decision and (m.decision["handoff"] or {}).get("rule") != "already_handed_off"
-                       for m in messages[2:] if m.role == "customer")
+        reopened = any(
+            m.decision and (m.decision["handoff"] or {}).get("rule") != "already_handed_off"
+            for m in messages[2:]
+            if m.role == "customer"
+        )
         if row.state == "agent_active" or (row.state != "closed" and not reopened):
             reverted.append(row.state)
     assert reverted == []
@@ -85,7 +87,9 @@ async def test_of_two_claims_during_customer_turns_exactly_one_wins(service):
     for _ in range(ROUNDS):
         cid = await handed_off(service)
         outcomes = await asyncio.gather(
-            customers_write(service, cid), service.claim(cid, "maria"), service.claim(cid, "omar"),
+            customers_write(service, cid),
+            service.claim(cid, "maria"),
+            service.claim(cid, "omar"),
             return_exceptions=True,
         )
         claims = outcomes[1:]

@@ -8,8 +8,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
-
 from conftest import EXAMPLE_BOTS, MINIMAL_BOT, REPO
+
 from supportbot import ConfigError, load_bot, load_bots, parse_bot
 from supportbot.config import bot_json_schema
 
@@ -50,14 +50,19 @@ def test_example_bots_use_both_yaml_and_markdown_knowledge():
 
 
 def test_markdown_snippet_takes_its_body_as_the_answer(write):
-    write("knowledge/x/faq.md", """\
+    write(
+        "knowledge/x/faq.md",
+        """\
         ---
         title: Opening hours
         questions: [When are you open?]
         ---
         Monday to Friday, 9 to 5.
-        """)
-    bot_path = write("bots/b.yaml", MINIMAL_BOT.replace("  top_k: 2\n", "  top_k: 2\n  include: [../knowledge/x/*.md]\n"))
+        """,
+    )
+    bot_path = write(
+        "bots/b.yaml", MINIMAL_BOT.replace("  top_k: 2\n", "  top_k: 2\n  include: [../knowledge/x/*.md]\n")
+    )
     snippet = load_bot(bot_path, env={}).snippets_by_id["faq"]  # id defaults to the file name
     assert snippet.title == "Opening hours" and snippet.answer == "Monday to Friday, 9 to 5."
 
@@ -86,7 +91,10 @@ def test_a_threshold_out_of_range_says_what_is_allowed(write):
     path = write("bots/b.yaml", MINIMAL_BOT.replace("confidence_threshold: 0.5", "confidence_threshold: 1.5"))
     [problem] = problems_of(path)
     line = line_of(MINIMAL_BOT, "confidence_threshold")
-    assert f":{line}:25: escalation.confidence_threshold: invalid value 1.5 (input should be less than or equal to 1)" in problem
+    assert (
+        f":{line}:25: escalation.confidence_threshold: invalid value 1.5 (input should be less than or equal to 1)"
+        in problem
+    )
 
 
 def test_a_missing_variable_is_named_and_stops_the_bot(write):
@@ -97,12 +105,15 @@ def test_a_missing_variable_is_named_and_stops_the_bot(write):
 
 
 def test_duplicate_snippet_ids_name_both_places(write):
-    write("knowledge/x/more.yaml", """\
+    write(
+        "knowledge/x/more.yaml",
+        """\
         snippets:
           - id: track-order
             title: Again
             answer: Twice.
-        """)
+        """,
+    )
     text = MINIMAL_BOT.replace("  top_k: 2\n", "  top_k: 2\n  include: [../knowledge/x/*.yaml]\n")
     [problem] = problems_of(write("bots/b.yaml", text))
     assert "more.yaml:2:9: duplicate snippet id 'track-order' (also defined at " in problem
@@ -119,8 +130,13 @@ def test_every_problem_of_a_run_is_reported_together(write):
     )
     problems = problems_of(write("bots/b.yaml", broken))
     assert len(problems) == 5, problems
-    for expected in ("unknown key 'sytem_prompt'", "invalid regular expression", "matches no file",
-                     "unknown provider 'openia' (allowed: offline, openai", "duplicate snippet id 'track-order'"):
+    for expected in (
+        "unknown key 'sytem_prompt'",
+        "invalid regular expression",
+        "matches no file",
+        "unknown provider 'openia' (allowed: offline, openai",
+        "duplicate snippet id 'track-order'",
+    ):
         assert any(expected in p for p in problems), expected
 
 
@@ -143,7 +159,10 @@ def test_an_include_of_an_unsupported_file_type_is_an_error(write):
 def test_a_rule_without_a_condition_is_an_error(write):
     text = MINIMAL_BOT.replace("      if_low_confidence_turns: 2\n", "")
     [problem] = problems_of(write("bots/b.yaml", text))
-    assert "rule 'unsure-twice' has no condition (give if_user_says, if_user_matches or if_low_confidence_turns)" in problem
+    assert (
+        "rule 'unsure-twice' has no condition (give if_user_says, if_user_matches or if_low_confidence_turns)"
+        in problem
+    )
 
 
 def test_rule_ids_are_unique(write):
@@ -190,7 +209,7 @@ def test_a_yaml_alias_bomb_is_a_config_error_at_its_line_within_a_second():
     """A 440-byte "billion laughs": nine levels of nine aliases each."""
     import time
 
-    lines = ['version: 1', 'l0: &l0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    lines = ["version: 1", 'l0: &l0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
     lines += [f"l{i}: &l{i} [" + ",".join([f"*l{i - 1}"] * 9) + "]" for i in range(1, 10)]
     started = time.monotonic()
     with pytest.raises(ConfigError) as caught:
@@ -208,7 +227,9 @@ def test_an_alias_inside_the_value_it_names_is_a_config_error():
 
 
 def test_a_few_aliases_for_reuse_still_load(write):
-    path = write("bots/reuse.yaml", """\
+    path = write(
+        "bots/reuse.yaml",
+        """\
         version: 1
         id: reuse
         name: Reuse
@@ -223,5 +244,6 @@ def test_a_few_aliases_for_reuse_still_load(write):
               title: B
               questions: *shared
               answer: Later.
-        """)
+        """,
+    )
     assert load_bot(path, env={}).snippets[1].questions == ["Where is my order?", "Has it shipped?"]

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import REPO
+
 from supportbot import Conversation, Engine, load_bot
 
 pytestmark = pytest.mark.anyio

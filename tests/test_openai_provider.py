@@ -14,7 +14,13 @@ from supportbot.testing import Drop, Reply, Status
 pytestmark = pytest.mark.anyio
 
 GOOD = json.dumps(
-    {"action": "answer", "citations": ["track-order"], "confidence": 0.9, "reply": "Open My Orders.", "handoff_reason": None}
+    {
+        "action": "answer",
+        "citations": ["track-order"],
+        "confidence": 0.9,
+        "reply": "Open My Orders.",
+        "handoff_reason": None,
+    }
 )
 
 
@@ -134,7 +140,7 @@ async def test_a_server_that_is_down_is_model_unavailable(bot):
 
 
 def test_without_a_key_openai_itself_is_refused_with_a_hint(bot):
-    with pytest.raises(MissingApiKey, match="OPENAI_API_KEY is not set.*--provider offline"):
+    with pytest.raises(MissingApiKey, match=r"OPENAI_API_KEY is not set.*--provider offline"):
         OpenAIProvider(bot, {})
 
 
@@ -160,7 +166,9 @@ async def test_the_bot_file_base_url_wins_over_the_environment(write, fake_opena
 
 
 async def test_a_server_without_json_schema_support_gets_json_object_instead(bot, fake_openai):
-    refusal = "1 validation error: body.response_format.type: Input should be 'text' or 'json_object', got 'json_schema'"
+    refusal = (
+        "1 validation error: body.response_format.type: Input should be 'text' or 'json_object', got 'json_schema'"
+    )
     fake_openai.script(*[Status(500, message=refusal)] * 3, Reply(GOOD), Reply(GOOD))
     async with engine_for(with_model(bot, response_format="json_schema", max_retries=2), fake_openai) as engine:
         first = await engine.turn(Conversation(bot.id), "Where is my package?")

@@ -21,7 +21,9 @@ FRESH = ConversationFacts()
 
 
 def answer(confidence=0.9, citations=("a",), action="answer", reason=None):
-    return ModelReply(action=action, reply="Text.", confidence=confidence, citations=list(citations), handoff_reason=reason)
+    return ModelReply(
+        action=action, reply="Text.", confidence=confidence, citations=list(citations), handoff_reason=reason
+    )
 
 
 @pytest.mark.parametrize("text", ["I want an AGENT", "let me talk to  someone", "a real\nperson please", "agent!"])

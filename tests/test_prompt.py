@@ -2,7 +2,7 @@
 
 from supportbot.config import SnippetConfig
 from supportbot.prompt import REPLY_CONTRACT, HistoryTurn, build_messages, build_repair_messages, trim_history
-from supportbot.providers.base import Candidate
+from supportbot.retrieval import Candidate
 
 
 def candidate(id: str) -> Candidate:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 
+from conftest import MINIMAL_BOT
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import MINIMAL_BOT
 from supportbot import ConfigError, Conversation, Engine, parse_bot
 from supportbot.reply import MAX_REPLY_CHARS
 from supportbot.testing import ScriptedProvider
@@ -65,7 +65,10 @@ reply_like = st.fixed_dictionaries(
         "action": st.sampled_from(["answer", "handoff", "ANSWER", ""]) | json_values,
         "reply": st.text(max_size=60) | json_values,
         "confidence": st.floats(-1, 2) | json_values,
-        "citations": st.lists(st.sampled_from(["track-order", "shipping-times", "return-policy", "unknown", ""]), max_size=4) | json_values,
+        "citations": st.lists(
+            st.sampled_from(["track-order", "shipping-times", "return-policy", "unknown", ""]), max_size=4
+        )
+        | json_values,
         "handoff_reason": st.text(max_size=20) | st.none(),
     },
 )
@@ -80,12 +83,16 @@ model_outputs = st.one_of(
 @given(model_outputs, model_outputs)
 def test_no_model_output_yields_an_answer_that_breaks_the_contract(first, second):
     provider = ScriptedProvider([first, second])
-    decision = asyncio.run(Engine(BOT, provider).turn(Conversation(BOT.id), "Where is my package? How long does shipping take?"))
+    decision = asyncio.run(
+        Engine(BOT, provider).turn(Conversation(BOT.id), "Where is my package? How long does shipping take?")
+    )
     offered = {c.snippet.id for c in provider.requests[0].candidates}
     if decision.action == "answer":
         assert decision.reply.strip() and len(decision.reply) <= MAX_REPLY_CHARS
         assert set(decision.citations) <= offered
-        assert decision.confidence is not None and BOT.config.escalation.confidence_threshold <= decision.confidence <= 1
+        assert (
+            decision.confidence is not None and BOT.config.escalation.confidence_threshold <= decision.confidence <= 1
+        )
         assert decision.handoff is None
     else:
         assert decision.reply == "A person will take over." and decision.handoff is not None

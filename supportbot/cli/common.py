@@ -7,10 +7,10 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from .bot import Bot
-from .errors import ConfigError, Problem
-from .loader import load_bot
-from .providers.registry import provider_names
+from ..bot import Bot
+from ..config.loader import load_bot
+from ..errors import ConfigError, Problem
+from ..providers.registry import provider_names
 
 __all__ = ["EXIT_CONFIG", "EXIT_FAILURE", "err", "load_for_cli", "out", "print_problems", "resolve_bot_path"]
 

@@ -15,10 +15,11 @@ from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
-from .cli_common import EXIT_CONFIG, err, load_for_cli, out, print_problems
-from .engine import Engine
-from .errors import ConfigError, ProviderError
-from .evaluation import Example, Outcome, calibrate, load_dataset, run_eval, summarize
+from ..bot import Bot
+from ..engine import Engine
+from ..errors import ConfigError, ProviderError
+from ..evaluation import Example, Outcome, calibrate, load_dataset, run_eval, summarize
+from .common import EXIT_CONFIG, err, load_for_cli, out, print_problems
 
 __all__ = ["evaluate"]
 
@@ -26,9 +27,13 @@ __all__ = ["evaluate"]
 def evaluate(
     bot: Annotated[str, typer.Argument(help="A bot file, or the id of a bot in ./bots/.")],
     dataset: Annotated[Path, typer.Argument(help='JSON Lines: {"text", "expect": <snippet id> | "handoff", "kind"?}.')],
-    provider: Annotated[str | None, typer.Option("--provider", "-p", help="Use this provider instead of the bot's.")] = None,
+    provider: Annotated[
+        str | None, typer.Option("--provider", "-p", help="Use this provider instead of the bot's.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
-    do_calibrate: Annotated[bool, typer.Option("--calibrate", help="Search offline.min_score on this set and print the trade-off.")] = False,
+    do_calibrate: Annotated[
+        bool, typer.Option("--calibrate", help="Search offline.min_score on this set and print the trade-off.")
+    ] = False,
 ) -> None:
     """Run each line as a fresh one-turn conversation through the real engine and report:
     in-scope accuracy, hand-off recall per kind and precision, wrong answers, retrieval
@@ -42,21 +47,29 @@ def evaluate(
     if do_calibrate:
         _print_calibration(calibrate(loaded, examples), as_json)
         return
-    try:
-        engine = Engine.for_bot(loaded, os.environ)
-    except ProviderError as exc:
-        err.print(f"supportbot: {exc}", markup=False)
-        raise typer.Exit(EXIT_CONFIG) from None
-    show_progress = not as_json and err.is_terminal and len(examples) > 100
-    with Progress(console=err, transient=True, disable=not show_progress) as progress:
-        task = progress.add_task(f"evaluating {loaded.id}", total=len(examples))
-        outcomes = asyncio.run(_run(engine, examples, lambda n: progress.advance(task, n)))
-    figures = {"bot": loaded.id, "dataset": str(dataset), "provider": loaded.config.model.provider,
-               "top_k": loaded.config.knowledge.top_k, **summarize(outcomes)}
+    outcomes = _evaluate(loaded, examples, show_progress=not as_json and err.is_terminal and len(examples) > 100)
+    figures = {
+        "bot": loaded.id,
+        "dataset": str(dataset),
+        "provider": loaded.config.model.provider,
+        "top_k": loaded.config.knowledge.top_k,
+        **summarize(outcomes),
+    }
     if as_json:
         sys.stdout.write(json.dumps(figures, indent=2) + "\n")
     else:
         _print_figures(figures)
+
+
+def _evaluate(bot: Bot, examples: Sequence[Example], *, show_progress: bool) -> list[Outcome]:
+    try:
+        engine = Engine.for_bot(bot, os.environ)
+    except ProviderError as exc:
+        err.print(f"supportbot: {exc}", markup=False)
+        raise typer.Exit(EXIT_CONFIG) from None
+    with Progress(console=err, transient=True, disable=not show_progress) as progress:
+        task = progress.add_task(f"evaluating {bot.id}", total=len(examples))
+        return asyncio.run(_run(engine, examples, lambda n: progress.advance(task, n)))
 
 
 async def _run(engine: Engine, examples: Sequence[Example], progress: Callable[[int], None]) -> list[Outcome]:
@@ -69,7 +82,9 @@ def _fmt(value: float | None) -> str:
 
 
 def _print_figures(figures: dict[str, Any]) -> None:
-    table = Table(title=f"{figures['bot']} on {escape(figures['dataset'])} ({figures['examples']} messages, {figures['provider']})")
+    table = Table(
+        title=f"{figures['bot']} on {escape(figures['dataset'])} ({figures['examples']} messages, {figures['provider']})"
+    )
     table.add_column("figure")
     table.add_column("value", justify="right")
     table.add_row("in-scope answered correctly", _fmt(figures["in_scope_accuracy"]))
@@ -92,7 +107,9 @@ def _print_figures(figures: dict[str, Any]) -> None:
 def _print_calibration(rows: list[dict[str, Any]], as_json: bool) -> None:
     best = max(rows, key=lambda r: (r["lowest"], r.get("in-scope", 0)))
     if as_json:
-        sys.stdout.write(json.dumps({"recommended": {"offline": {"min_score": best["min_score"]}}, "table": rows}, indent=2) + "\n")
+        sys.stdout.write(
+            json.dumps({"recommended": {"offline": {"min_score": best["min_score"]}}, "table": rows}, indent=2) + "\n"
+        )
         return
     kinds = [k for k in rows[0] if k not in ("min_score", "lowest")]
     table = Table(title="offline.min_score trade-off (the row with the best lowest figure is marked)")

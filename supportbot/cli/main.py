@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from . import __version__
+
+from .. import __version__
+from ..config.format import bot_json_schema
+from ..config.loader import display_path, find_bot_files, load_bot
+from ..errors import ConfigError, ProviderError
+from . import evaluate, serve, transcripts
 from .chat import run_chat
-from .config import bot_json_schema
-from . import cli_eval, cli_serve, cli_transcripts
-from .cli_common import EXIT_CONFIG, err, load_for_cli, out, print_problems
-from .errors import ConfigError, ProviderError
-from .loader import display_path, find_bot_files, load_bot
+from .common import EXIT_CONFIG, err, load_for_cli, out, print_problems
 from .scaffold import scaffold_bot
 
 app = typer.Typer(
@@ -27,6 +28,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
 def _version(value: bool) -> None:
     if value:
         out.print(f"supportbot {__version__}", markup=False)
@@ -35,7 +38,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _main(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what happens, to stderr.")] = False,
 ) -> None:
     logging.basicConfig(
@@ -83,7 +88,9 @@ def schema() -> None:
 @app.command()
 def init(
     name: Annotated[str, typer.Argument(help="Bot id: letters, digits, - and _.")],
-    directory: Annotated[Path, typer.Option("--dir", help="Project folder that gets bots/ and knowledge/.")] = Path("."),
+    directory: Annotated[Path, typer.Option("--dir", help="Project folder that gets bots/ and knowledge/.")] = Path(
+        "."
+    ),
 ) -> None:
     """Create a new bot and its knowledge files, ready to validate and chat with."""
     try:
@@ -117,13 +124,12 @@ def chat(
     raise typer.Exit(code)
 
 
-app.command()(cli_serve.serve)
-app.command()(cli_transcripts.replay)
-app.command()(cli_transcripts.record)
-app.command()(cli_transcripts.coverage)
-app.command("eval")(cli_eval.evaluate)
+app.command()(serve.serve)
+app.command()(transcripts.replay)
+app.command()(transcripts.record)
+app.command()(transcripts.coverage)
+app.command("eval")(evaluate.evaluate)
 
 
 def main() -> None:
     app()
-

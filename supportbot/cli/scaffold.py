@@ -6,8 +6,8 @@ import json
 import re
 from pathlib import Path
 
-from .config import IDENTIFIER, bot_json_schema
-from .loader import load_bot
+from ..config.format import IDENTIFIER, bot_json_schema
+from ..config.loader import load_bot
 
 __all__ = ["SCHEMA_FILE", "scaffold_bot"]
 
@@ -82,7 +82,9 @@ Write to support@example.com and we will reply within one business day.
 def scaffold_bot(name: str, directory: Path) -> list[Path]:
     """Write the files of a new bot under `directory`; returns them, bot file first."""
     if not re.match(IDENTIFIER, name):
-        raise ValueError(f"'{name}' is not a valid bot id (letters, digits and _ . : - ; starts with a letter or digit)")
+        raise ValueError(
+            f"'{name}' is not a valid bot id (letters, digits and _ . : - ; starts with a letter or digit)"
+        )
     bot_file = directory / "bots" / f"{name}.yaml"
     files = {
         bot_file: _BOT.format(name=name, title=name.replace("-", " ").replace("_", " ").title(), schema=SCHEMA_FILE),

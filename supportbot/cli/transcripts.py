@@ -13,10 +13,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from .cli_common import EXIT_CONFIG, EXIT_FAILURE, err, load_for_cli, out, print_problems
-from .errors import ProviderError
-from .loader import display_path
-from .transcripts import (
+from ..config.loader import display_path
+from ..errors import ProviderError
+from ..transcripts import (
     FixtureResult,
     compute_coverage,
     junit_xml,
@@ -25,7 +24,8 @@ from .transcripts import (
     record_new,
     replay_paths,
 )
-from .transcripts.replay import BotCache
+from ..transcripts.replay import BotCache
+from .common import EXIT_CONFIG, EXIT_FAILURE, err, load_for_cli, out, print_problems
 
 __all__ = ["coverage", "record", "replay"]
 
@@ -55,8 +55,12 @@ def replay(
     run = asyncio.run(replay_paths(paths))
     if as_json:
         passed = len(run.results) - len(run.failed)
-        report = {"passed": passed, "failed": len(run.failed), "problems": [str(p) for p in run.problems],
-                  "results": [r.as_dict() for r in run.results]}
+        report = {
+            "passed": passed,
+            "failed": len(run.failed),
+            "problems": [str(p) for p in run.problems],
+            "results": [r.as_dict() for r in run.results],
+        }
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
     else:
         for result in run.results:
@@ -76,9 +80,17 @@ def replay(
 
 def record(
     fixtures: Annotated[list[Path] | None, typer.Argument(help="Fixtures to re-record in place.")] = None,
-    provider: Annotated[str | None, typer.Option("--provider", "-p", help="Record with this provider instead of the fixture's or bot's.")] = None,
-    update_expectations: Annotated[bool, typer.Option("--update-expectations", help="Also rewrite each turn's expect from the new decisions.")] = False,
-    new: Annotated[str | None, typer.Option("--new", help="Make a new fixture for this bot from stdin, one customer message per line.")] = None,
+    provider: Annotated[
+        str | None,
+        typer.Option("--provider", "-p", help="Record with this provider instead of the fixture's or bot's."),
+    ] = None,
+    update_expectations: Annotated[
+        bool, typer.Option("--update-expectations", help="Also rewrite each turn's expect from the new decisions.")
+    ] = False,
+    new: Annotated[
+        str | None,
+        typer.Option("--new", help="Make a new fixture for this bot from stdin, one customer message per line."),
+    ] = None,
     out_file: Annotated[Path | None, typer.Option("--out", help="With --new: the fixture file to write.")] = None,
 ) -> None:
     """Run fixtures' customer turns against a live provider and write back outputs and fingerprints.
@@ -108,7 +120,9 @@ def _record_existing(paths: list[Path], provider: str | None, update: bool) -> N
         calls = sum(len(t.requests) for t in result.turns)
         out.print(f"recorded {escape(fixture.source)} ({len(result.turns)} turns, {calls} model calls)")
         for warning in result.warnings:
-            err.print(f"  warning: {warning} (fix the expectation, or re-record with --update-expectations)", markup=False)
+            err.print(
+                f"  warning: {warning} (fix the expectation, or re-record with --update-expectations)", markup=False
+            )
 
 
 def _record_new(bot_name: str, out_file: Path | None, provider: str | None) -> None:
@@ -125,13 +139,17 @@ def _record_new(bot_name: str, out_file: Path | None, provider: str | None) -> N
     except (ValueError, FileExistsError) as exc:
         err.print(f"supportbot record: {exc}", markup=False)
         raise typer.Exit(EXIT_CONFIG) from None
-    out.print(f"wrote {escape(display_path(out_file))} ({len(result.turns)} turns); check its expectations, then replay it")
+    out.print(
+        f"wrote {escape(display_path(out_file))} ({len(result.turns)} turns); check its expectations, then replay it"
+    )
 
 
 def coverage(
     paths: PathsArgument,
     as_json: Annotated[bool, typer.Option("--json", help="Print the coverage as JSON.")] = False,
-    fail_under: Annotated[float | None, typer.Option("--fail-under", help="Exit 1 when a bot's coverage is below this percentage.")] = None,
+    fail_under: Annotated[
+        float | None, typer.Option("--fail-under", help="Exit 1 when a bot's coverage is below this percentage.")
+    ] = None,
 ) -> None:
     """Which snippets and escalation rules of each bot the fixtures exercise, and which never."""
     run = asyncio.run(replay_paths(paths))
@@ -149,7 +167,9 @@ def coverage(
             table.add_row(item.bot_id, snippets, rules, f"{item.percent:.0f}%", missing)
         out.print(table)
     if run.failed:
-        err.print(f"note: {len(run.failed)} fixture(s) failed; their turns after the failure are not counted", markup=False)
+        err.print(
+            f"note: {len(run.failed)} fixture(s) failed; their turns after the failure are not counted", markup=False
+        )
     if run.problems:
         print_problems(run.problems, "those fixtures were not counted")
         raise typer.Exit(EXIT_CONFIG)

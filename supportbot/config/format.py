@@ -36,10 +36,7 @@ Identifier = Annotated[
         description="Letters, digits and _ . : ? - ; starts with a letter or digit.",
     ),
 ]
-DEFAULT_HANDOFF_MESSAGE = (
-    "I'm passing this conversation to a member of our support team. "
-    "They will reply here shortly."
-)
+DEFAULT_HANDOFF_MESSAGE = "I'm passing this conversation to a member of our support team. They will reply here shortly."
 
 
 class _Strict(BaseModel):
@@ -81,9 +78,7 @@ class ModelSettings(_Strict):
     temperature: float = Field(0.2, ge=0, le=2)
     max_tokens: int = Field(400, ge=16, le=32_000, description="Upper bound of reply tokens.")
     timeout_s: float = Field(20, gt=0, le=600, description="Timeout of one model request.")
-    max_retries: int = Field(
-        2, ge=0, le=10, description="Retries on 429, 5xx and connection errors, with backoff."
-    )
+    max_retries: int = Field(2, ge=0, le=10, description="Retries on 429, 5xx and connection errors, with backoff.")
     response_format: Literal["json_object", "json_schema"] = Field(
         "json_object",
         description="json_object, or json_schema: strict structured output from the reply schema.",
@@ -168,8 +163,7 @@ class Rule(_Strict):
     def _has_condition(self) -> Rule:
         if not (self.if_user_says or self.if_user_matches or self.if_low_confidence_turns):
             raise ValueError(
-                f"rule '{self.id}' has no condition "
-                "(give if_user_says, if_user_matches or if_low_confidence_turns)"
+                f"rule '{self.id}' has no condition (give if_user_says, if_user_matches or if_low_confidence_turns)"
             )
         return self
 
@@ -218,9 +212,7 @@ class Limits(_Strict):
 class OfflineSettings(_Strict):
     """Thresholds of the offline provider (retrieval only, no model)."""
 
-    min_score: float = Field(
-        0.45, ge=0, le=1, description="Hand off when the best snippet matches less than this."
-    )
+    min_score: float = Field(0.45, ge=0, le=1, description="Hand off when the best snippet matches less than this.")
 
 
 class BotConfig(_Strict):

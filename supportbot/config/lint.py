@@ -16,8 +16,8 @@ except ImportError:  # pragma: no cover
     sre_parse = None
     MAXREPEAT = None
 
-from .config import BotConfig
-from .errors import Problem
+from ..errors import Problem
+from .format import BotConfig
 from .yamldoc import YamlDoc
 
 __all__ = ["backtracking_risk", "lint_bot"]
@@ -31,12 +31,14 @@ def lint_bot(config: BotConfig, doc: YamlDoc) -> list[Problem]:
     for index, rule in enumerate(config.escalation.rules):
         risk = backtracking_risk(rule.if_user_matches) if rule.if_user_matches else None
         if risk:
-            warnings.append(doc.problem(
-                ("escalation", "rules", index, "if_user_matches"),
-                f"rule '{rule.id}': the pattern can backtrack catastrophically ({risk}); some messages will "
-                "run it out of time, and a rule that times out hands off. Rewrite it without nested repetition "
-                "(e.g. '^(\\w+\\s?)*$' as '^[\\w\\s]*$')",
-            ))
+            warnings.append(
+                doc.problem(
+                    ("escalation", "rules", index, "if_user_matches"),
+                    f"rule '{rule.id}': the pattern can backtrack catastrophically ({risk}); some messages will "
+                    "run it out of time, and a rule that times out hands off. Rewrite it without nested repetition "
+                    "(e.g. '^(\\w+\\s?)*$' as '^[\\w\\s]*$')",
+                )
+            )
     return warnings
 
 
@@ -93,7 +95,7 @@ def _overlapping_branches(items: list[tuple[Any, Any]]) -> bool:
         if name == "BRANCH":
             starts = [_first(list(branch)) for branch in value[1]]
             known = [s for s in starts if s is not None]
-            return len(known) != len(set(known)) or None in starts and len(starts) > 1
+            return len(known) != len(set(known)) or (None in starts and len(starts) > 1)
         return False
     return False
 

@@ -12,10 +12,10 @@ import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from .bot import Bot
-from .config import BotConfig, KnowledgeFile, SnippetConfig, SnippetFrontMatter
-from .errors import ConfigError, Problem
-from .gcpause import gc_paused
+from ..bot import Bot
+from ..errors import ConfigError, Problem
+from ..gcpause import gc_paused
+from .format import BotConfig, KnowledgeFile, SnippetConfig, SnippetFrontMatter
 from .lint import lint_bot
 from .validation import validate_doc
 from .yamldoc import YamlDoc, parse_yaml
@@ -87,7 +87,9 @@ def find_bot_files(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path],
         elif path.exists():
             files.append(path)
         else:
-            problems.append(Problem(display_path(path), 1, 1, "no such file or folder (give a bot file or a folder of bots)"))
+            problems.append(
+                Problem(display_path(path), 1, 1, "no such file or folder (give a bot file or a folder of bots)")
+            )
     return files, problems
 
 
@@ -194,7 +196,12 @@ class _Snippets:
         line, col = doc.where(id_path)
         if snippet_id in self.origins:
             self.problems.append(
-                Problem(doc.source, line, col, f"duplicate snippet id '{snippet_id}' (also defined at {self.origins[snippet_id]}; snippet ids must be unique across a bot)")
+                Problem(
+                    doc.source,
+                    line,
+                    col,
+                    f"duplicate snippet id '{snippet_id}' (also defined at {self.origins[snippet_id]}; snippet ids must be unique across a bot)",
+                )
             )
             return False
         self.origins[snippet_id] = f"{doc.source}:{line}:{col}"
@@ -210,7 +217,11 @@ class _Snippets:
         matches = sorted(Path(p) for p in glob.glob(full, recursive=True) if os.path.isfile(p))
         if not matches:
             where = display_path(os.path.abspath(base_dir)) or "."
-            self.problems.append(doc.problem(at, f"include '{pattern}' matches no file (globs are relative to the bot file's folder, {where})"))
+            self.problems.append(
+                doc.problem(
+                    at, f"include '{pattern}' matches no file (globs are relative to the bot file's folder, {where})"
+                )
+            )
         for file in matches:
             if file.resolve() in self.files:
                 continue  # two globs naming one file add it once
@@ -220,7 +231,12 @@ class _Snippets:
             elif file.suffix in MARKDOWN_SUFFIXES:
                 self.markdown_file(file)
             else:
-                self.problems.append(doc.problem(at, f"include '{pattern}' matches {display_path(file)}, an unsupported file type (allowed: .yaml, .yml, .md)"))
+                self.problems.append(
+                    doc.problem(
+                        at,
+                        f"include '{pattern}' matches {display_path(file)}, an unsupported file type (allowed: .yaml, .yml, .md)",
+                    )
+                )
 
     def yaml_file(self, file: Path) -> None:
         source = display_path(file)
@@ -242,15 +258,27 @@ class _Snippets:
         text, problem = _read(file, source)
         match = None if problem else _FRONT_MATTER.match(text)
         if problem or not match:
-            self.problems.append(problem or Problem(source, 1, 1, "a Markdown snippet starts with front matter between '---' lines (id, title, questions, tags)"))
+            self.problems.append(
+                problem
+                or Problem(
+                    source,
+                    1,
+                    1,
+                    "a Markdown snippet starts with front matter between '---' lines (id, title, questions, tags)",
+                )
+            )
             return
         # Like the body, front matter is content: no ${VAR} interpolation.
         doc = parse_yaml(match.group(1), source, line_offset=1)
         front, problems = (None, []) if doc.problems else validate_doc(SnippetFrontMatter, doc, doc.data)
-        body = text[match.end():].strip()
+        body = text[match.end() :].strip()
         if not body:
             line = text[: match.end()].count("\n") + 1
-            problems.append(Problem(source, line, 1, "the Markdown body (the answer) is empty (write the answer below the front matter)"))
+            problems.append(
+                Problem(
+                    source, line, 1, "the Markdown body (the answer) is empty (write the answer below the front matter)"
+                )
+            )
         self.problems.extend(doc.problems + problems)
         if front is None or problems:
             return
@@ -261,7 +289,7 @@ class _Snippets:
 
 
 def _provider_problem(name: str, doc: YamlDoc) -> list[Problem]:
-    from .providers.registry import provider_names
+    from ..providers.registry import provider_names
 
     names = provider_names()
     if name in names:
@@ -273,7 +301,7 @@ def _engine_problem(config: BotConfig, doc: YamlDoc, base_dir: str | os.PathLike
     """A semantic bot whose engine is not installed fails at load, not at its first message."""
     if config.knowledge.engine != "semantic":
         return []
-    from .encoder import missing_package, missing_requirement
+    from ..retrieval.encoder import missing_package, missing_requirement
 
     message = missing_package()
     if message:

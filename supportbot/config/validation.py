@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from .errors import Problem
+from ..errors import Problem
 from .yamldoc import Path, YamlDoc
 
 __all__ = ["validate_doc"]
@@ -17,9 +17,7 @@ __all__ = ["validate_doc"]
 M = TypeVar("M", bound=BaseModel)
 
 
-def validate_doc(
-    model: type[M], doc: YamlDoc, data: Any, at: Path = ()
-) -> tuple[M | None, list[Problem]]:
+def validate_doc(model: type[M], doc: YamlDoc, data: Any, at: Path = ()) -> tuple[M | None, list[Problem]]:
     """Validate `data`, found at path `at` in `doc`, with `model`."""
     if not isinstance(data, dict):
         found = "an empty file" if data is None else f"a {_kind(data)}"
@@ -58,15 +56,13 @@ def _problem(model: type[BaseModel], doc: YamlDoc, data: object, at: Path, err: 
         allowed = _allowed_keys(model, loc[:-1])
         hint = _suggest(key, allowed)
         suggestion = f"; did you mean '{hint[0]}'?" if hint else ""
-        return doc.problem(
-            path, f"unknown key '{key}' (allowed: {', '.join(allowed)}{suggestion})", key=True
-        )
+        return doc.problem(path, f"unknown key '{key}' (allowed: {', '.join(allowed)}{suggestion})", key=True)
     if kind == "missing":
         parent = ".".join(str(p) for p in path[:-1]) or "the top level"
         return doc.problem(path[:-1], f"missing required key '{loc[-1]}' in {parent}")
     message = str(err["msg"])
     if message.startswith("Value error, "):
-        message = message[len("Value error, "):]
+        message = message[len("Value error, ") :]
         return doc.problem(path, f"{dotted}: {message}")
     shown = _short(err.get("input"))
     if kind == "string_type" and isinstance(err.get("input"), bool):

@@ -22,7 +22,7 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from .errors import Problem
+from ..errors import Problem
 
 __all__ = ["Path", "Position", "YamlDoc", "interpolate", "parse_yaml"]
 
@@ -65,8 +65,11 @@ class YamlDoc:
             if isinstance(node, MappingNode) and isinstance(part, str):
                 # The first occurrence: later duplicates are reported and ignored.
                 pair = next(
-                    ((k, v) for k, v in node.value
-                     if isinstance(k, ScalarNode) and k.tag != _MERGE_TAG and k.value == part),
+                    (
+                        (k, v)
+                        for k, v in node.value
+                        if isinstance(k, ScalarNode) and k.tag != _MERGE_TAG and k.value == part
+                    ),
                     None,
                 )
                 if pair is None:
@@ -107,10 +110,7 @@ def interpolate(text: str, env: Mapping[str, str]) -> tuple[str, list[str]]:
         if value is None or (value == "" and has_default):
             if has_default:
                 return default
-            errors.append(
-                f"environment variable {name} is not set "
-                f"(set it, or give a default: ${{{name}:-value}})"
-            )
+            errors.append(f"environment variable {name} is not set (set it, or give a default: ${{{name}:-value}})")
             return ""
         return value
 
@@ -130,37 +130,36 @@ def parse_yaml(
     (for YAML front matter inside a Markdown file).
     """
     doc = YamlDoc(source=source, data=None, line_offset=line_offset)
+    root, problem = _compose(text, source, line_offset)
+    if problem is None and root is not None:
+        problem = _alias_problem(root, doc)
+    if problem is not None:
+        doc.problems.append(problem)
+    elif root is not None:
+        doc.root = root
+        doc.data = _Walker(doc, env).value(root)
+    return doc
+
+
+def _compose(text: str, source: str, line_offset: int) -> tuple[Node | None, Problem | None]:
+    """The node tree of one YAML document, or the problem that stops reading it."""
     try:
-        root = yaml.compose(text, Loader=_Loader)
+        return yaml.compose(text, Loader=_Loader), None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1 + line_offset, mark.column + 1) if mark else (1, 1)
         what = exc.problem or exc.context or "invalid YAML"
-        doc.problems.append(
-            Problem(source, line, column, f"YAML syntax error: {what} (fix the YAML syntax)")
-        )
-        return doc
+        return None, Problem(source, line, column, f"YAML syntax error: {what} (fix the YAML syntax)")
     except yaml.YAMLError as exc:
-        doc.problems.append(Problem(source, 1, 1, f"YAML error: {exc} (fix the YAML syntax)"))
-        return doc
+        return None, Problem(source, 1, 1, f"YAML error: {exc} (fix the YAML syntax)")
     except UnicodeEncodeError as exc:  # a lone surrogate: possible in a str, never in a UTF-8 file
         before = text[: exc.start]
         line, column = before.count("\n") + 1 + line_offset, exc.start - (before.rfind("\n") + 1) + 1
-        doc.problems.append(
-            Problem(source, line, column, "a character that is not valid Unicode (a lone surrogate); remove it")
+        return None, Problem(
+            source, line, column, "a character that is not valid Unicode (a lone surrogate); remove it"
         )
-        return doc
     except RecursionError:
-        doc.problems.append(Problem(source, 1, 1, "the YAML is nested too deeply to read (flatten it)"))
-        return doc
-    if root is not None:
-        problem = _alias_problem(root, doc)
-        if problem:
-            doc.problems.append(problem)
-            return doc
-        doc.root = root
-        doc.data = _Walker(doc, env).value(root)
-    return doc
+        return None, Problem(source, 1, 1, "the YAML is nested too deeply to read (flatten it)")
 
 
 #: Values a document may expand to through aliases (`*name`). Real bot files reuse a list
@@ -183,15 +182,24 @@ def _alias_problem(root: Node, doc: YamlDoc) -> Problem | None:
             sizes[key] = 1 + sum(sizes[id(child)] for child in _children(node))
             if sizes[key] > MAX_EXPANDED_NODES:
                 line, column = doc.position(node)
-                return Problem(doc.source, line, column,
-                               f"this value expands to more than {MAX_EXPANDED_NODES:,} values through YAML aliases "
-                               "(*name); write the values out, or reuse less")
+                return Problem(
+                    doc.source,
+                    line,
+                    column,
+                    f"this value expands to more than {MAX_EXPANDED_NODES:,} values through YAML aliases "
+                    "(*name); write the values out, or reuse less",
+                )
             continue
         if key in sizes:
             continue
         if key in open_nodes:  # an alias inside the value it names
             line, column = doc.position(node)
-            return Problem(doc.source, line, column, "a YAML alias refers to the value that contains it (a value cannot contain itself)")
+            return Problem(
+                doc.source,
+                line,
+                column,
+                "a YAML alias refers to the value that contains it (a value cannot contain itself)",
+            )
         open_nodes.add(key)
         stack.append((node, True))
         stack.extend((child, False) for child in _children(node) if id(child) not in sizes)
@@ -227,7 +235,9 @@ class _Walker:
         first: dict[str, Node] = {}
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE_TAG:
-                self.doc.problems.append(self._problem(key_node, "YAML merge keys (<<) are not supported (write the keys out)"))
+                self.doc.problems.append(
+                    self._problem(key_node, "YAML merge keys (<<) are not supported (write the keys out)")
+                )
                 continue
             if not isinstance(key_node, ScalarNode):
                 self.doc.problems.append(self._problem(key_node, "a key must be a plain string"))

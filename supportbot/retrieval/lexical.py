@@ -1,4 +1,4 @@
-"""Snippet retrieval: which FAQ entries go into the prompt, and how well they match.
+"""The `lexical` retrieval engine: which FAQ entries go into the prompt, and how well they match.
 
 Ranking is BM25 over weighted fields (title and questions count more than the answer),
 served from an inverted index so a query touches only the snippets that share a term
@@ -17,28 +17,90 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from itertools import chain
 from operator import itemgetter
-from typing import Protocol
 
-from .config import SnippetConfig
-from .providers.base import Candidate
+from ..config import SnippetConfig
+from .base import Candidate
 
-__all__ = ["KnowledgeIndex", "Retriever", "select_snippets", "terms"]
-
-
-class Retriever(Protocol):
-    """What the engine and the offline provider need of a retrieval engine."""
-
-    def search(self, text: str, k: int, history: Sequence[str] = ()) -> list[Candidate]: ...
-
-    def handoff_match(self, text: str) -> float: ...
+__all__ = ["ExampleIndex", "KnowledgeIndex", "terms"]
 
 
 _WORD = re.compile(r"[a-z0-9]+")
 _STOPWORDS = frozenset(
-    """a about an and are as at be been but by can could did do does doing for from had has have
-    hello hi how i if in into is it its just me my of on or our please so than that the their them
-    then there these they this those to too us was we were what when where which who why will with
-    would you your yours hey thanks thank""".split()
+    [
+        "a",
+        "about",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "been",
+        "but",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "doing",
+        "for",
+        "from",
+        "had",
+        "has",
+        "have",
+        "hello",
+        "hi",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "just",
+        "me",
+        "my",
+        "of",
+        "on",
+        "or",
+        "our",
+        "please",
+        "so",
+        "than",
+        "that",
+        "the",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "to",
+        "too",
+        "us",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+        "yours",
+        "hey",
+        "thanks",
+        "thank",
+    ]
 )
 _FIELD_WEIGHTS = {"title": 2.0, "questions": 2.0, "tags": 1.0, "answer": 0.5}
 _K1 = 1.2
@@ -117,7 +179,9 @@ class KnowledgeIndex:
         # making all of them up front was a fifth of a large bot's index build.
         self._probe_terms = probe_terms
         self._probes: list[list[tuple[frozenset[str], float]] | None] = [None] * len(probe_terms)
-        self._handoff = ExampleIndex(handoff_examples, self._weights, self._unknown_weight) if handoff_examples else None
+        self._handoff = (
+            ExampleIndex(handoff_examples, self._weights, self._unknown_weight) if handoff_examples else None
+        )
 
     @staticmethod
     def _weighted_terms(snippet: SnippetConfig, probe_terms: list[list[str]]) -> dict[str, float]:
@@ -149,7 +213,9 @@ class KnowledgeIndex:
     def _weight(self, term: str) -> float:
         return self._weights.get(term, self._unknown_weight)
 
-    def scores(self, query: Iterable[str], weight: float = 1.0, into: dict[int, float] | None = None) -> dict[int, float]:
+    def scores(
+        self, query: Iterable[str], weight: float = 1.0, into: dict[int, float] | None = None
+    ) -> dict[int, float]:
         """BM25 score of every snippet sharing a term with `query` (a term list)."""
         totals: dict[int, float] = {} if into is None else into
         for term in set(query):
@@ -219,8 +285,3 @@ class ExampleIndex:
             return 0.0
         query_norm = math.sqrt(sum(self._weight(t) for t in query_terms))
         return max(total / (query_norm * self._norms[n]) for n, total in shared.items())
-
-
-def select_snippets(index: Retriever, text: str, k: int, history: Sequence[str] = ()) -> list[Candidate]:
-    """The snippets to put in the prompt for this message: the `k` most relevant, best first."""
-    return index.search(text, k, history)

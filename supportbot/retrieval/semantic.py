@@ -34,8 +34,8 @@ from collections.abc import Callable, Sequence
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
-from .config import SnippetConfig
-from .providers.base import Candidate
+from ..config import SnippetConfig
+from .base import Candidate
 
 if TYPE_CHECKING:
     import numpy as np
@@ -242,7 +242,9 @@ class SemanticIndex:
         self.encode = encode
         passages = [_passage(s) for s in self.snippets]
         # One call for probes and passages: the cache keeps the texts of its last call.
-        vectors = (embed_probes or encode)([*self.texts, *passages]) if self.texts else np.zeros((0, 1), dtype=np.float32)
+        vectors = (
+            (embed_probes or encode)([*self.texts, *passages]) if self.texts else np.zeros((0, 1), dtype=np.float32)
+        )
         self.vectors, self.passage_vectors = vectors[: len(self.texts)], vectors[len(self.texts) :]
         # Recent messages' scores: a turn's search and its hand-off check ask for the same
         # message, and the next turns ask again for it as history. Bounded in bytes, since a
@@ -279,7 +281,10 @@ class SemanticIndex:
         return scores, passages
 
     def _dense(
-        self, vector: NDArray[np.float32], probes: NDArray[np.float32], passages: NDArray[np.float32],
+        self,
+        vector: NDArray[np.float32],
+        probes: NDArray[np.float32],
+        passages: NDArray[np.float32],
         lexical: NDArray[np.float64],
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """The class scores and passage cosines of a message vector, in the space of
@@ -332,4 +337,3 @@ class SemanticIndex:
         if not self.has_handoff_examples:
             return 0.0
         return float(self.class_scores(text)[self.handoff_class])
-

@@ -71,16 +71,19 @@ class TokenVectors:
         return self._vectors(self.token_ids(texts))
 
     def arrays(self) -> dict[str, NDArray[Any]]:
-        return {"mapping": self.mapping, "corrected": self.corrected, "corrections": self.corrections[:-1],
-                "basis": self.basis}
+        return {
+            "mapping": self.mapping,
+            "corrected": self.corrected,
+            "corrections": self.corrections[:-1],
+            "basis": self.basis,
+        }
 
     def _vectors(self, ids: list[list[int]], mean_words: NDArray[np.float32] | None = None) -> NDArray[np.float32]:
         import numpy as np
 
         return np.asarray(self._unit_vectors(ids, mean_words) @ self.basis, dtype=np.float32)
 
-    def _unit_vectors(self, ids: list[list[int]], mean_words: NDArray[np.float32] | None = None
-                      ) -> NDArray[np.float32]:
+    def _unit_vectors(self, ids: list[list[int]], mean_words: NDArray[np.float32] | None = None) -> NDArray[np.float32]:
         import numpy as np
 
         out = np.zeros((len(ids), self.mapping.shape[1]), dtype=np.float32)
@@ -103,10 +106,12 @@ class FittedTokens(NamedTuple):
         return {**self.vectors.arrays(), "probe_vectors": self.probe_vectors}
 
     @classmethod
-    def from_arrays(cls, token_ids: TokenIds, words: NDArray[np.float32], arrays: Mapping[str, NDArray[Any]]
-                    ) -> FittedTokens:
-        vectors = TokenVectors(token_ids, words, arrays["mapping"], arrays["corrected"], arrays["corrections"],
-                               arrays["basis"])
+    def from_arrays(
+        cls, token_ids: TokenIds, words: NDArray[np.float32], arrays: Mapping[str, NDArray[Any]]
+    ) -> FittedTokens:
+        vectors = TokenVectors(
+            token_ids, words, arrays["mapping"], arrays["corrected"], arrays["corrections"], arrays["basis"]
+        )
         return cls(vectors, arrays["probe_vectors"])
 
 
@@ -128,9 +133,14 @@ def fit_token_vectors(
     flat, starts, lengths, present = _segments(ids)
     dimension = targets.shape[1]
     if not len(flat):
-        identity = TokenVectors(token_ids, words, np.eye(words.shape[1], dimension, dtype=np.float32),
-                                np.zeros(0, dtype=np.int64), np.zeros((0, dimension), dtype=np.float32),
-                                np.eye(dimension, dtype=np.float32))
+        identity = TokenVectors(
+            token_ids,
+            words,
+            np.eye(words.shape[1], dimension, dtype=np.float32),
+            np.zeros(0, dtype=np.int64),
+            np.zeros((0, dimension), dtype=np.float32),
+            np.eye(dimension, dtype=np.float32),
+        )
         return FittedTokens(identity, identity._vectors(ids))
     y = targets[present].astype(np.float64)
 
@@ -152,8 +162,9 @@ def fit_token_vectors(
     return FittedTokens(TokenVectors(*parts, basis), unit @ basis)
 
 
-def _corrections(flat: NDArray[np.int64], starts: NDArray[np.int64], lengths: NDArray[np.int64],
-                 residual: NDArray[np.float64]) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+def _corrections(
+    flat: NDArray[np.int64], starts: NDArray[np.int64], lengths: NDArray[np.int64], residual: NDArray[np.float64]
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
     """The tokens given a correction (the most frequent), and the ridge fit of `residual`
     on the texts' mean pooling over them."""
     import numpy as np
@@ -180,7 +191,9 @@ def _principal_directions(unit: NDArray[np.float32]) -> NDArray[np.float32]:
     return np.ascontiguousarray(directions[:_DIMENSIONS].T, dtype=np.float32)
 
 
-def _segments(ids: list[list[int]]) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.bool_]]:
+def _segments(
+    ids: list[list[int]],
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.bool_]]:
     """All ids in one array; where each non-empty text starts, its length; which texts have ids."""
     import numpy as np
 
@@ -191,16 +204,22 @@ def _segments(ids: list[list[int]]) -> tuple[NDArray[np.int64], NDArray[np.int64
     return flat, np.concatenate([[0], np.cumsum(kept)[:-1]]).astype(np.int64), kept, present
 
 
-def _segment_means(table: NDArray[np.float32], rows: NDArray[np.int64], starts: NDArray[np.int64],
-                   lengths: NDArray[np.int64]) -> NDArray[np.float32]:
+def _segment_means(
+    table: NDArray[np.float32], rows: NDArray[np.int64], starts: NDArray[np.int64], lengths: NDArray[np.int64]
+) -> NDArray[np.float32]:
     import numpy as np
 
     sums = np.add.reduceat(table[rows], starts)
     return np.asarray(sums / lengths[:, None], dtype=np.float32)
 
 
-def _gram(column: NDArray[np.int64], weight: NDArray[np.float64], starts: NDArray[np.int64],
-          lengths: NDArray[np.int64], size: int) -> NDArray[np.float64]:
+def _gram(
+    column: NDArray[np.int64],
+    weight: NDArray[np.float64],
+    starts: NDArray[np.int64],
+    lengths: NDArray[np.int64],
+    size: int,
+) -> NDArray[np.float64]:
     """X^T X, from every (token, token) pair within each text; texts of one length at a time."""
     import numpy as np
 

@@ -55,8 +55,13 @@ def cached(
         if missing:
             # Thousands of texts take a minute or more: say so rather than look hung.
             level = logging.WARNING if len(missing) >= _SLOW else logging.INFO
-            log.log(level, "encoding %d of %d texts for the semantic index, once; they are then cached in %s",
-                    len(missing), len(texts), file)
+            log.log(
+                level,
+                "encoding %d of %d texts for the semantic index, once; they are then cached in %s",
+                len(missing),
+                len(texts),
+                file,
+            )
             fresh = encode([texts[i] for i in missing])
             for row, i in enumerate(missing):
                 known[keys[i]] = fresh[row]
@@ -68,9 +73,7 @@ def cached(
     return embed
 
 
-def cached_arrays(
-    file: Path, key: str, compute: Callable[[], dict[str, NDArray[Any]]]
-) -> dict[str, NDArray[Any]]:
+def cached_arrays(file: Path, key: str, compute: Callable[[], dict[str, NDArray[Any]]]) -> dict[str, NDArray[Any]]:
     """`compute()`, or what it gave last time for the same `key` (one entry per file)."""
     import numpy as np
 

@@ -113,6 +113,11 @@ class BodyLimit:
     async def _refuse(self, send: Send) -> None:
         body: dict[str, Any] = {"detail": f"request body too large (at most {self.max_bytes} bytes)"}
         data = json.dumps(body).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": data})

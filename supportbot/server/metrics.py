@@ -18,13 +18,22 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.turns = Counter("supportbot_turns", "Customer turns handled.", ["bot", "action"], registry=self.registry)
-        self.handoffs = Counter("supportbot_handoffs", "Hand-offs, by the rule that fired.", ["bot", "rule"], registry=self.registry)
+        self.handoffs = Counter(
+            "supportbot_handoffs", "Hand-offs, by the rule that fired.", ["bot", "rule"], registry=self.registry
+        )
         self.model_latency = Histogram(
-            "supportbot_model_latency_seconds", "Model call latency, retries included.", ["bot"],
-            buckets=_LATENCY_BUCKETS, registry=self.registry,
+            "supportbot_model_latency_seconds",
+            "Model call latency, retries included.",
+            ["bot"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
         )
         self.turn_latency = Histogram(
-            "supportbot_turn_latency_seconds", "Engine time per turn.", ["bot"], buckets=_LATENCY_BUCKETS, registry=self.registry
+            "supportbot_turn_latency_seconds",
+            "Engine time per turn.",
+            ["bot"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
         )
         self.tokens = Counter("supportbot_tokens", "Model tokens used.", ["bot", "kind"], registry=self.registry)
         self.errors = Counter("supportbot_errors", "Errors, by kind.", ["kind"], registry=self.registry)

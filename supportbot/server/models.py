@@ -15,17 +15,23 @@ __all__ = [
     "BOT_ID",
     "CONVERSATION_ID",
     "MAX_METADATA_BYTES",
+    "MAX_SEQ",
     "AgentMessageIn",
+    "BotOut",
     "ClaimIn",
     "ConversationOut",
     "MessageIn",
+    "MessageOut",
     "ReleaseIn",
     "TurnOut",
     "conversation_out",
+    "message_out",
     "storable",
 ]
 
 CONVERSATION_ID = r"^[A-Za-z0-9_-]{1,64}$"
+#: Sequence numbers are INTEGER columns: a larger one can match nothing.
+MAX_SEQ = 2**31 - 1
 BOT_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:?-]{0,127}$"
 _ID = CONVERSATION_ID
 MAX_METADATA_BYTES = 4096
@@ -55,8 +61,11 @@ class _In(BaseModel):
 class MessageIn(_In):
     conversation_id: str | None = Field(None, pattern=_ID, description="Continue this conversation; omit to start one.")
     text: Text = Field(description="The customer's message; its length limit is the bot's limits.max_message_chars.")
-    metadata: dict[Annotated[Text, Field(max_length=64)], Annotated[Text, Field(max_length=1000)] | int | float | bool | None] = Field(
-        default_factory=dict, max_length=50,
+    metadata: dict[
+        Annotated[Text, Field(max_length=64)], Annotated[Text, Field(max_length=1000)] | int | float | bool | None
+    ] = Field(
+        default_factory=dict,
+        max_length=50,
         description=f"Up to 50 keys of at most 64 characters, values of at most 1,000; {MAX_METADATA_BYTES} bytes as JSON in all.",
     )
 
@@ -85,6 +94,12 @@ class TurnOut(Decision):
     state: str = Field(description="bot_active | awaiting_agent | agent_active | closed")
 
 
+class BotOut(BaseModel):
+    id: str
+    name: str
+    description: str
+
+
 class MessageOut(BaseModel):
     seq: int
     role: str
@@ -92,6 +107,17 @@ class MessageOut(BaseModel):
     at: str
     author: str | None = None
     decision: dict[str, Any] | None = None
+
+
+def message_out(message: MessageRow) -> MessageOut:
+    return MessageOut(
+        seq=message.seq,
+        role=message.role,
+        text=message.text,
+        at=message.created_at,
+        author=message.author,
+        decision=message.decision,
+    )
 
 
 class HandoffOut(BaseModel):
@@ -120,7 +146,13 @@ def conversation_out(row: ConversationRow, messages: list[MessageRow], *, for_ag
         detail = row.handoff_detail if for_agent else None
         handoff = HandoffOut(rule=row.handoff_rule, reason=row.handoff_reason, at=row.handoff_at, detail=detail)
     return ConversationOut(
-        id=row.id, bot_id=row.bot_id, state=row.state, created_at=row.created_at, updated_at=row.updated_at,
-        agent=row.agent, handoff=handoff, metadata=row.metadata,
-        messages=[MessageOut(seq=m.seq, role=m.role, text=m.text, at=m.created_at, author=m.author, decision=m.decision) for m in messages],
+        id=row.id,
+        bot_id=row.bot_id,
+        state=row.state,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        agent=row.agent,
+        handoff=handoff,
+        metadata=row.metadata,
+        messages=[message_out(m) for m in messages],
     )

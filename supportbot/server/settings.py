@@ -42,7 +42,9 @@ class ServerSettings:
     docs: bool = False  # serve /docs (Swagger UI from a CDN, pinned)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str], bot_paths: Sequence[str] = (), database_url: str | None = None) -> ServerSettings:
+    def from_env(
+        cls, env: Mapping[str, str], bot_paths: Sequence[str] = (), database_url: str | None = None
+    ) -> ServerSettings:
         return cls(
             bot_paths=list(bot_paths) or ["bots"],
             database_url=database_url or env.get("SUPPORTBOT_DATABASE_URL") or DEFAULT_DATABASE,
@@ -65,7 +67,9 @@ class ServerSettings:
         """What stops the server from starting safely."""
         found = []
         if self.webhook_url and not self.webhook_secret:
-            found.append("SUPPORTBOT_HANDOFF_WEBHOOK is set but SUPPORTBOT_WEBHOOK_SECRET is not (webhooks are always signed)")
+            found.append(
+                "SUPPORTBOT_HANDOFF_WEBHOOK is set but SUPPORTBOT_WEBHOOK_SECRET is not (webhooks are always signed)"
+            )
         if self.webhook_url and not self.webhook_url.startswith(("http://", "https://")):
             found.append(f"SUPPORTBOT_HANDOFF_WEBHOOK must be an http(s) URL, got '{self.webhook_url}'")
         if self.new_conversations_per_minute < 0:
@@ -74,7 +78,9 @@ class ServerSettings:
             try:
                 ipaddress.ip_network(proxy, strict=False)
             except ValueError:
-                found.append(f"SUPPORTBOT_TRUSTED_PROXIES: '{proxy}' is not an IP address or network (e.g. 10.0.0.5, 10.0.0.0/8)")
+                found.append(
+                    f"SUPPORTBOT_TRUSTED_PROXIES: '{proxy}' is not an IP address or network (e.g. 10.0.0.5, 10.0.0.0/8)"
+                )
         return found
 
     def to_json(self) -> str:
@@ -93,4 +99,3 @@ class ServerSettings:
             user = credentials.split(":", 1)[0]
             return f"{scheme}://{user}@{host}"
         return url
-

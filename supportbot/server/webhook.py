@@ -11,6 +11,7 @@ trickles its answer) holds back nothing else, and no delivery for longer than th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
@@ -19,7 +20,7 @@ import time
 
 import httpx
 
-from ..store import OutboxRow, SqlStore
+from ..store import OutboxRow, Store
 from .metrics import Metrics
 
 __all__ = ["SIGNATURE_HEADER", "TIMESTAMP_HEADER", "WebhookSender", "sign"]
@@ -44,8 +45,17 @@ def backoff(attempts: int) -> float:
 
 
 class WebhookSender:
-    def __init__(self, store: SqlStore, url: str, secret: str, metrics: Metrics, *, poll_s: float = 0.5,
-                 timeout_s: float = 5.0, deadline_s: float = DEADLINE_S) -> None:
+    def __init__(
+        self,
+        store: Store,
+        url: str,
+        secret: str,
+        metrics: Metrics,
+        *,
+        poll_s: float = 0.5,
+        timeout_s: float = 5.0,
+        deadline_s: float = DEADLINE_S,
+    ) -> None:
         self.store = store
         self.url = url
         self.secret = secret
@@ -76,10 +86,8 @@ class WebhookSender:
             except Exception:
                 self.metrics.errors.labels("webhook_loop").inc()
                 log.exception("webhook delivery loop failed; retrying")
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_s)
-            except TimeoutError:
-                pass
             self._wake.clear()
 
     async def deliver_due(self) -> int:
@@ -112,6 +120,9 @@ class WebhookSender:
         attempts = row.attempts + 1
         retry = backoff(attempts) if attempts < MAX_ATTEMPTS else None
         self.metrics.errors.labels("webhook").inc()
-        log.warning("webhook delivery failed", extra={"delivery": row.id, "attempt": attempts, "error": error, "retry_in_s": retry})
+        log.warning(
+            "webhook delivery failed",
+            extra={"delivery": row.id, "attempt": attempts, "error": error, "retry_in_s": retry},
+        )
         await self.store.webhook_failed(row.id, retry, error)
         return False

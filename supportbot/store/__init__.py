@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from .base import Store
 from .records import (
     STATES,
     ConversationRow,
+    ConversationState,
     HandoffRecord,
     IllegalTransition,
     MessageRow,
@@ -18,12 +20,14 @@ from .sql import SqlStore, utc_now
 __all__ = [
     "STATES",
     "ConversationRow",
+    "ConversationState",
     "HandoffRecord",
     "IllegalTransition",
     "MessageRow",
     "NewMessage",
     "OutboxRow",
     "SqlStore",
+    "Store",
     "StoreError",
     "UnknownConversation",
     "open_store",
@@ -31,7 +35,7 @@ __all__ = [
 ]
 
 
-def open_store(url: str) -> SqlStore:
+def open_store(url: str) -> Store:
     """A store for `url`: sqlite:///path/to/file.db, sqlite:///:memory:, or postgresql://..."""
     if url.startswith(("postgresql://", "postgres://")):
         from .postgres import PostgresDialect

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from .sql import Cursor
+from .rows import Cursor
 
 __all__ = ["PostgresDialect"]
 

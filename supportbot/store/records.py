@@ -5,11 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ..lifecycle import STATES, ConversationState
+
 __all__ = [
     "STATES",
     "ConversationRow",
-    "IllegalTransition",
+    "ConversationState",
     "HandoffRecord",
+    "IllegalTransition",
     "MessageRow",
     "NewMessage",
     "OutboxRow",
@@ -19,7 +22,6 @@ __all__ = [
 ]
 
 Role = Literal["customer", "bot", "agent"]
-STATES = ("bot_active", "awaiting_agent", "agent_active", "closed")
 
 
 class StoreError(Exception):
@@ -44,7 +46,7 @@ class IllegalTransition(StoreError):
 class ConversationRow:
     id: str
     bot_id: str
-    state: str
+    state: ConversationState
     created_at: str
     updated_at: str
     bot_turns: int = 0
@@ -87,6 +89,8 @@ class OutboxRow:
     id: int
     payload: dict[str, Any]
     attempts: int
+    delivered_at: str | None = None
+    last_error: str | None = None
 
 
 @dataclass(frozen=True)

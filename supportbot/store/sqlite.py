@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .sql import Cursor
+from .rows import Cursor
 
 __all__ = ["SqliteDialect"]
 

@@ -259,10 +259,15 @@ def _completion(step: Reply, body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def _send_json(writer: asyncio.StreamWriter, code: int, payload: Any, headers: dict[str, str] | None = None,
-                     *, cut: bool = False) -> None:
+async def _send_json(
+    writer: asyncio.StreamWriter, code: int, payload: Any, headers: dict[str, str] | None = None, *, cut: bool = False
+) -> None:
     data = json.dumps(payload).encode()
-    head = [f"HTTP/1.1 {code} {_REASONS.get(code, 'Status')}", "content-type: application/json", f"content-length: {len(data)}"]
+    head = [
+        f"HTTP/1.1 {code} {_REASONS.get(code, 'Status')}",
+        "content-type: application/json",
+        f"content-length: {len(data)}",
+    ]
     head += [f"{k}: {v}" for k, v in (headers or {}).items()]
     writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + (data[: len(data) // 2] if cut else data))
     await writer.drain()
@@ -273,7 +278,12 @@ async def _send_json(writer: asyncio.StreamWriter, code: int, payload: Any, head
 async def _send_stream(writer: asyncio.StreamWriter, step: Reply, body: dict[str, Any]) -> None:
     head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
     writer.write(head.encode())
-    base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": int(time.time()), "model": body.get("model", "fake")}
+    base = {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": body.get("model", "fake"),
+    }
     pieces = [step.content[i : i + 8] for i in range(0, len(step.content), 8)] or [""]
     if step.cut_stream:
         pieces = pieces[: max(1, len(pieces) // 2)]
@@ -300,8 +310,16 @@ def _write_chunk(writer: asyncio.StreamWriter, text: str) -> None:
     writer.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
 
 
-_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 429: "Too Many Requests",
-            500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+}
 
 
 def main() -> None:

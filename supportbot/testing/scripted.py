@@ -32,7 +32,11 @@ class ScriptedProvider:
         step = self.steps.pop(0)
         if isinstance(step, Exception):
             raise step
-        response = step if isinstance(step, ModelResponse) else ModelResponse(step, "stop", Usage(prompt_tokens=10, completion_tokens=5, total_tokens=15))
+        response = (
+            step
+            if isinstance(step, ModelResponse)
+            else ModelResponse(step, "stop", Usage(prompt_tokens=10, completion_tokens=5, total_tokens=15))
+        )
         if on_delta is not None:
             await on_delta(response.text)
         return response
@@ -43,5 +47,3 @@ class ScriptedProvider:
 
     async def aclose(self) -> None:
         return None
-
-

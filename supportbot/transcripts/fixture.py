@@ -24,11 +24,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..config import check_regex
+from ..config.loader import display_path
+from ..config.validation import validate_doc
+from ..config.yamldoc import YamlDoc, parse_yaml
 from ..errors import ConfigError, Problem
-from ..loader import display_path
 from ..providers.base import ModelRequest
-from ..validation import validate_doc
-from ..yamldoc import YamlDoc, parse_yaml
 
 __all__ = [
     "FIXTURE_SUFFIX",
@@ -88,7 +88,9 @@ class FixtureConfig(_Strict):
     format: Literal[1]
     bot: str = Field(min_length=1, description="The bot file, relative to this fixture.")
     description: str = ""
-    provider: str | None = Field(None, description="Provider that `record` asks; 'scripted' keeps hand-written outputs.")
+    provider: str | None = Field(
+        None, description="Provider that `record` asks; 'scripted' keeps hand-written outputs."
+    )
     turns: list[Turn] = Field(min_length=1)
 
 
@@ -125,7 +127,9 @@ def find_fixtures(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], 
         elif path.exists():
             files.append(path)
         else:
-            problems.append(Problem(display_path(path), 1, 1, f"no such file or folder (give *{FIXTURE_SUFFIX} files or folders)"))
+            problems.append(
+                Problem(display_path(path), 1, 1, f"no such file or folder (give *{FIXTURE_SUFFIX} files or folders)")
+            )
     return files, problems
 
 
@@ -141,7 +145,9 @@ def load_fixture(path: Path) -> Fixture:
     problems = doc.problems + problems
     bot = doc.data.get("bot") if isinstance(doc.data, dict) else None
     if isinstance(bot, str) and bot and not (path.parent / bot).is_file():
-        problems.append(doc.problem(("bot",), f"bot file '{bot}' not found (the path is relative to the fixture's folder)"))
+        problems.append(
+            doc.problem(("bot",), f"bot file '{bot}' not found (the path is relative to the fixture's folder)")
+        )
     if problems or config is None:
         raise ConfigError(problems)
     return Fixture(path, config, doc)
@@ -160,5 +166,7 @@ def canonical_request(request: ModelRequest) -> dict[str, Any]:
 
 def fingerprint(requests: Sequence[ModelRequest]) -> str:
     """A short, stable hash of every model request of one turn."""
-    canonical = json.dumps([canonical_request(r) for r in requests], sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    canonical = json.dumps(
+        [canonical_request(r) for r in requests], sort_keys=True, ensure_ascii=False, separators=(",", ":")
+    )
     return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]

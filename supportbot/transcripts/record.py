@@ -76,7 +76,9 @@ class RecordResult:
     warnings: list[str] = field(default_factory=list)
 
 
-async def _run_turns(bot: Bot, provider: Provider, users: Sequence[str], scripted: Sequence[list[RecordedOutput]] | None) -> list[_TurnRecording]:
+async def _run_turns(
+    bot: Bot, provider: Provider, users: Sequence[str], scripted: Sequence[list[RecordedOutput]] | None
+) -> list[_TurnRecording]:
     recorder = _Recorder(provider)
     engine = Engine(bot, recorder)
     conversation = Conversation(bot.id)
@@ -98,7 +100,9 @@ async def _run_turns(bot: Bot, provider: Provider, users: Sequence[str], scripte
     return turns
 
 
-def _live_provider(fixture_provider: str | None, override: str | None, bot: Bot, env: Mapping[str, str]) -> Provider | None:
+def _live_provider(
+    fixture_provider: str | None, override: str | None, bot: Bot, env: Mapping[str, str]
+) -> Provider | None:
     """The provider to record with; None means: replay the fixture's own scripted outputs."""
     name = override or fixture_provider
     if name == SCRIPTED:
@@ -107,7 +111,12 @@ def _live_provider(fixture_provider: str | None, override: str | None, bot: Bot,
 
 
 async def record_fixture(
-    fixture: Fixture, bot: Bot, env: Mapping[str, str], *, provider: str | None = None, update_expectations: bool = False
+    fixture: Fixture,
+    bot: Bot,
+    env: Mapping[str, str],
+    *,
+    provider: str | None = None,
+    update_expectations: bool = False,
 ) -> RecordResult:
     """Re-run a fixture's turns against a live provider and rewrite it in place."""
     live = _live_provider(fixture.config.provider, provider, bot, env)
@@ -133,7 +142,9 @@ async def record_fixture(
     return result
 
 
-async def record_new(bot: Bot, bot_path: Path, users: Sequence[str], out: Path, env: Mapping[str, str], *, provider: str | None = None) -> RecordResult:
+async def record_new(
+    bot: Bot, bot_path: Path, users: Sequence[str], out: Path, env: Mapping[str, str], *, provider: str | None = None
+) -> RecordResult:
     """A new fixture from a chat session: one customer message per line."""
     if not out.name.endswith(FIXTURE_SUFFIX):
         raise ValueError(f"a fixture file name ends with {FIXTURE_SUFFIX} (got {out.name})")
@@ -263,4 +274,3 @@ def _write_requests(fixture_path: Path, turns: Sequence[_TurnRecording], secrets
     }
     text = _redact(json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False), secrets)
     requests_path(fixture_path).write_text(text + "\n", encoding="utf-8")
-

@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from ..bot import Bot
+from ..config.loader import load_bot
 from ..conversation import Conversation
 from ..decision import Decision, Usage
 from ..engine import Engine
 from ..errors import ConfigError, MessageRejected, ModelUnavailable
-from ..loader import load_bot
 from ..providers.base import DeltaCallback, ModelRequest, ModelResponse
 from .fixture import Expect, Fixture, RecordedOutput, canonical_request, fingerprint, requests_path
 
@@ -81,8 +81,20 @@ class FixtureResult:
     def as_dict(self) -> dict[str, Any]:
         failure = None
         if self.failure:
-            failure = {"turn": self.failure.turn, "kind": self.failure.kind, "message": self.failure.message, "detail": self.failure.detail}
-        return {"fixture": self.path, "bot": self.bot_id, "passed": self.passed, "turns": self.turns, "failure": failure, "seconds": round(self.seconds, 4)}
+            failure = {
+                "turn": self.failure.turn,
+                "kind": self.failure.kind,
+                "message": self.failure.message,
+                "detail": self.failure.detail,
+            }
+        return {
+            "fixture": self.path,
+            "bot": self.bot_id,
+            "passed": self.passed,
+            "turns": self.turns,
+            "failure": failure,
+            "seconds": round(self.seconds, 4),
+        }
 
 
 def check_expectations(expect: Expect, decision: Decision) -> list[str]:
@@ -90,7 +102,9 @@ def check_expectations(expect: Expect, decision: Decision) -> list[str]:
     problems: list[str] = []
     rule = decision.handoff.rule if decision.handoff else None
     if expect.action is not None and expect.action != decision.action:
-        problems.append(f"expected action '{expect.action}', got '{decision.action}'" + (f" (rule {rule})" if rule else ""))
+        problems.append(
+            f"expected action '{expect.action}', got '{decision.action}'" + (f" (rule {rule})" if rule else "")
+        )
     if expect.rule is not None and expect.rule != rule:
         problems.append(f"expected rule '{expect.rule}', got {repr(rule) if rule else 'no hand-off'}")
     if expect.citations is not None and sorted(expect.citations) != sorted(decision.citations):
@@ -135,19 +149,37 @@ def _recorded_requests(fixture: Fixture) -> dict[str, list[dict[str, Any]]]:
     return {str(t.get("fingerprint")): t.get("requests", []) for t in data.get("turns", []) if isinstance(t, dict)}
 
 
-def _turn_failure(number: int, turn_fp: str | None, provider: ReplayProvider, recorded: dict[str, list[dict[str, Any]]], rerecord: str) -> TurnFailure | None:
+def _turn_failure(
+    number: int, turn_fp: str | None, provider: ReplayProvider, recorded: dict[str, list[dict[str, Any]]], rerecord: str
+) -> TurnFailure | None:
     if provider.unrecorded:
         calls = len(provider.requests)
-        return TurnFailure(number, "not_recorded", f"{NOT_RECORDED} (the engine made {calls} model call(s), {calls - 1} recorded)", rerecord)
+        return TurnFailure(
+            number,
+            "not_recorded",
+            f"{NOT_RECORDED} (the engine made {calls} model call(s), {calls - 1} recorded)",
+            rerecord,
+        )
     if provider.requests:
         current = fingerprint(provider.requests)
         if current != turn_fp:
             detail = stale_diff(recorded.get(turn_fp or ""), provider.requests) + "\n" + rerecord
-            why = "no fingerprint recorded" if turn_fp is None else f"request {current} differs from the recorded {turn_fp}"
-            return TurnFailure(number, "stale", f"stale: the model request changed since it was recorded ({why})", detail)
+            why = (
+                "no fingerprint recorded"
+                if turn_fp is None
+                else f"request {current} differs from the recorded {turn_fp}"
+            )
+            return TurnFailure(
+                number, "stale", f"stale: the model request changed since it was recorded ({why})", detail
+            )
     if provider.outputs:
         used = len(provider.requests)
-        return TurnFailure(number, "unused", f"{len(provider.outputs)} recorded output(s) left unused (the engine made {used} model call(s))", rerecord)
+        return TurnFailure(
+            number,
+            "unused",
+            f"{len(provider.outputs)} recorded output(s) left unused (the engine made {used} model call(s))",
+            rerecord,
+        )
     return None
 
 

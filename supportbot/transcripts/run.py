@@ -27,7 +27,9 @@ class ReplayRun:
         return [r for r in self.results if not r.passed]
 
 
-def load_fixtures(paths: Iterable[str | os.PathLike[str]], cache: BotCache) -> tuple[list[tuple[Fixture, Bot]], list[Problem]]:
+def load_fixtures(
+    paths: Iterable[str | os.PathLike[str]], cache: BotCache
+) -> tuple[list[tuple[Fixture, Bot]], list[Problem]]:
     """Every fixture under `paths` with its bot; fixture or bot problems listed, not raised."""
     files, problems = find_fixtures(paths)
     loaded: list[tuple[Fixture, Bot]] = []
@@ -63,9 +65,16 @@ def junit_xml(results: Iterable[FixtureResult], path: Path) -> None:
         time=f"{sum(r.seconds for r in results):.4f}",
     )
     for result in results:
-        case = ET.SubElement(suite, "testcase", classname=f"transcripts.{result.bot_id}", name=result.path, time=f"{result.seconds:.4f}")
+        case = ET.SubElement(
+            suite, "testcase", classname=f"transcripts.{result.bot_id}", name=result.path, time=f"{result.seconds:.4f}"
+        )
         if result.failure:
-            failure = ET.SubElement(case, "failure", message=f"turn {result.failure.turn}: {result.failure.message}", type=result.failure.kind)
+            failure = ET.SubElement(
+                case,
+                "failure",
+                message=f"turn {result.failure.turn}: {result.failure.message}",
+                type=result.failure.kind,
+            )
             failure.text = result.failure.detail
     root.attrib.update({k: suite.attrib[k] for k in ("tests", "failures", "errors", "time")})
     tree = ET.ElementTree(root)
