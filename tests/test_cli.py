@@ -13,6 +13,7 @@ from conftest import MINIMAL_BOT, REPO
 from typer.testing import CliRunner
 
 from supportbot.cli import app
+from supportbot.config.loader import display_path
 from supportbot.testing import FakeOpenAI, Reply
 
 runner = CliRunner()
@@ -67,7 +68,7 @@ def test_validate_reports_every_problem_with_its_place_and_exits_2(tmp_path, spe
     (tmp_path / "knowledge").symlink_to(spec_bot_path.parent.parent / "knowledge")
     result = supportbot("validate", str(bad))
     assert result.returncode == 2
-    lines = [line for line in result.stderr.splitlines() if line.startswith(str(bad))]
+    lines = [line for line in result.stderr.splitlines() if line.startswith(display_path(bad))]
     assert len(lines) == 5, result.stderr
     assert all(line.split(":")[1].isdigit() and line.split(":")[2].isdigit() for line in lines)
     assert "Traceback" not in result.stderr + result.stdout

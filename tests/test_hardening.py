@@ -12,6 +12,7 @@ import pytest
 from conftest import MINIMAL_BOT, REPO
 from server_helpers import ServerProcess, client_for
 
+from supportbot.config.loader import display_path
 from supportbot.testing import FakeOpenAI, Reply
 
 CATASTROPHIC_BOT = """\
@@ -86,7 +87,7 @@ def test_validate_warns_about_a_pattern_that_can_backtrack_catastrophically(writ
     result = CliRunner().invoke(app, ["validate", str(path)])
     assert result.exit_code == 0
     assert (
-        f"warning: {path}:15:24: rule 'letters-only': the pattern can backtrack catastrophically"
+        f"warning: {display_path(path)}:15:24: rule 'letters-only': the pattern can backtrack catastrophically"
         in result.output.replace("\n", "")
     )
 

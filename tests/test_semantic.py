@@ -9,6 +9,7 @@ import pytest
 from conftest import MINIMAL_BOT
 
 from supportbot import load_bot
+from supportbot.config.loader import display_path
 from supportbot.errors import ConfigError
 
 needs_numpy = pytest.mark.skipif(
@@ -78,7 +79,7 @@ def test_a_semantic_bot_whose_model_is_missing_does_not_load(write):
     )
     with pytest.raises(ConfigError) as error:
         load_bot(path, env={})
-    assert f"{path}:13:10: semantic model './no-such-model' is neither a known model" in str(error.value)
+    assert f"{display_path(path)}:13:10: semantic model './no-such-model' is neither a known model" in str(error.value)
     assert "config.json, tokenizer.json and model.safetensors" in str(error.value)
 
 
