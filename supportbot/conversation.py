@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from .decision import Decision
+from .decision import Decision, Option
 from .lifecycle import ConversationState
 from .policy import ConversationFacts
 from .prompt import HistoryTurn
@@ -32,6 +32,8 @@ class Conversation:
     unsure_streak: int = 0
     #: Exchanges from before this object existed (loaded from a store), oldest first.
     past: list[HistoryTurn] = field(default_factory=list)
+    #: The options of the clarification the bot just asked, if it did: the next message may pick one.
+    clarifying: tuple[Option, ...] = ()
 
     def facts(self) -> ConversationFacts:
         return ConversationFacts(self.state == "bot_active", self.bot_turns, self.unsure_streak)
@@ -46,10 +48,15 @@ class Conversation:
         return texts[-n:]
 
     def record(self, turn: TurnRecord, *, unsure: bool) -> None:
-        """Add a finished turn and move the state the decision implies."""
+        """Add a finished turn and move the state the decision implies. Small talk is
+        neither a bot answer nor unsure; a clarification is an unsure turn."""
         self.turns.append(turn)
-        if turn.decision.action == "answer":
+        decision = turn.decision
+        self.clarifying = tuple(decision.options) if decision.action == "clarify" else ()
+        if decision.action == "clarify":
+            self.unsure_streak += 1
+        elif decision.action == "answer" and decision.small_talk is None:
             self.bot_turns += 1
             self.unsure_streak = self.unsure_streak + 1 if unsure else 0
-        elif self.state == ConversationState.BOT_ACTIVE:
+        elif decision.action == "handoff" and self.state == ConversationState.BOT_ACTIVE:
             self.state = ConversationState.AWAITING_AGENT

@@ -6,13 +6,17 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["BUILTIN_RULES", "Decision", "Handoff", "Usage", "builtin_handoff"]
+__all__ = ["BUILTIN_RULES", "Decision", "Handoff", "Option", "Usage", "builtin_handoff"]
 
 #: Hand-off reasons that are not rules of the bot file, each with the reason a customer's
 #: client may show. What happened in detail (a model server's address and error, the
 #: model's note for the team) goes in `Handoff.detail`: to logs and agents, never to customers.
 PUBLIC_REASONS = {
     "model_requested": "The assistant passed the conversation to a person.",
+    "no_match": "None of our help articles answers this question.",
+    "handoff_example": "This is something a person from our team handles.",
+    "unsure_twice": "The assistant could not find the right answer.",
+    "asked_for_person": "You asked for a person.",
     "low_confidence": "The assistant was not sure enough of its answer.",
     "unknown_citations": "The assistant's answer was not backed by our help articles.",
     "no_citations": "The assistant's answer was not backed by our help articles.",
@@ -57,11 +61,25 @@ def builtin_handoff(rule: str, detail: str | None = None) -> Handoff:
     return Handoff(rule=rule, reason=PUBLIC_REASONS[rule], detail=detail)
 
 
+class Option(_Strict):
+    """A snippet a clarification offers: the customer picks it by number, by its title's
+    words, or (through the API) by its id."""
+
+    id: str
+    title: str
+
+
 class Decision(_Strict):
     conversation_id: str
-    action: Literal["answer", "handoff"]
+    action: Literal["answer", "handoff", "clarify"] = Field(
+        description="answer; handoff (to a person); clarify (the bot asks which of `options` the customer means)."
+    )
     reply: str
     citations: list[str] = Field(default_factory=list)
+    options: list[Option] = Field(default_factory=list, description="With clarify: the snippets offered, in order.")
+    small_talk: str | None = Field(
+        None, description="The kind of small talk answered: greeting, thanks, goodbye, acknowledgement, bot_question."
+    )
     confidence: float | None = Field(None, description="The model's confidence; null when no model answered.")
     handoff: Handoff | None = None
     attempts: int = Field(0, description="Model calls made for this turn (0 when a rule fired first).")

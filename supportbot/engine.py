@@ -19,8 +19,9 @@ from dataclasses import dataclass, replace
 
 from . import textnorm
 from .bot import Bot
+from .clarify import Evidence, Verdict, clarification_text, judge_retrieval, read_pick
 from .conversation import Conversation, TurnRecord
-from .decision import Decision, Handoff, Usage, builtin_handoff
+from .decision import Decision, Handoff, Option, Usage, builtin_handoff
 from .errors import InvalidReply, MessageRejected, ModelUnavailable
 from .policy import (
     TIMED_OUT,
@@ -36,6 +37,7 @@ from .providers.base import DeltaCallback, ModelRequest, Provider
 from .providers.registry import create_provider
 from .reply import MAX_REPLY_CHARS, ModelReply, parse_reply, strict_reply_schema
 from .retrieval import Candidate, retriever_for
+from .smalltalk import SmallTalk, Split, split_small_talk
 from .streaming import ReplyStream
 from .tokens import TokenCounter, encoding_for, token_counter
 
@@ -94,30 +96,95 @@ class Engine:
         await self.aclose()
 
     async def turn(
-        self, conversation: Conversation, text: str, *, on_reply_delta: DeltaCallback | None = None
+        self,
+        conversation: Conversation,
+        text: str,
+        *,
+        on_reply_delta: DeltaCallback | None = None,
+        option: str | None = None,
     ) -> Decision:
         """Handle one customer message. `on_reply_delta` receives the reply's text as the
-        model writes it, only where it will stand (see streaming.py)."""
+        model writes it, only where it will stand (see streaming.py); `option` is the id of
+        a clarification option the customer picked (a button)."""
         started = time.perf_counter()
-        config = self.bot.config
-        check_message(text, config.limits.max_message_chars)
+        check_message(text, self.bot.config.limits.max_message_chars)
         facts = conversation.facts()
         handoff = await self._pre_model(facts, text)
         if handoff:
-            decision = self._handoff(conversation, handoff, started)
             withhold = handoff.rule in self.rules.text_rule_ids
-            self._record(conversation, text, decision, unsure=False, withhold=withhold)
-            return decision
+            return self._record(conversation, text, self._handoff(conversation, handoff, started), withhold=withhold)
         # What the rules judged is what retrieval and the model read (SECURITY.md, g15).
         text = textnorm.clean(text)
-        candidates = self.retriever.search(
-            text, config.knowledge.top_k, conversation.recent_user_texts(_HISTORY_QUERIES)
-        )
-        request = self._request(conversation, text, candidates)
+        split = split_small_talk(text) if self.bot.config.small_talk.enabled else Split(None, text)
+        if split.small_talk is not None:
+            return self._record(conversation, text, self._small_talk(conversation, split.small_talk, started))
+        if conversation.clarifying:
+            pick = read_pick(split.question, conversation.clarifying, option)
+            if pick is not None:
+                return self._record(conversation, text, self._picked(conversation, pick, started))
+        return await self._answer(conversation, facts, text, split.question, on_reply_delta, started)
+
+    async def _answer(
+        self, conversation: Conversation, facts: ConversationFacts, text: str, question: str,
+        on_reply_delta: DeltaCallback | None, started: float,
+    ) -> Decision:  # fmt: skip
+        """Retrieval decides whether the knowledge can answer at all (nothing close: hand
+        off; only plausible snippets: clarify); then the provider answers."""
+        candidates, verdict = self._retrieve(question, conversation.recent_user_texts(_HISTORY_QUERIES))
+        if verdict.evidence != Evidence.MATCH:
+            return self._record(conversation, text, self._unsure(conversation, verdict, started))
+        request = self._request(conversation, text, candidates)  # the model reads the whole message
         outcome = await self._ask(request, self._reply_stream(candidates, on_reply_delta))
         decision, unsure = self._decide(conversation, facts, outcome, candidates, started)
-        self._record(conversation, text, decision, unsure=unsure)
-        return decision
+        return self._record(conversation, text, decision, unsure=unsure)
+
+    def _retrieve(self, question: str, earlier: list[str]) -> tuple[list[Candidate], Verdict]:
+        """The snippets for the prompt, and whether the knowledge answers the question. A
+        follow-up ("and for a whole year?") may only match with the message before it: when
+        the question alone does not, the two together are judged once more."""
+        config = self.bot.config
+        k, min_score, floor = config.knowledge.top_k, config.offline.min_score, config.offline.clarify_floor
+        candidates = self.retriever.search(question, k, earlier)
+        verdict = judge_retrieval(candidates, self.retriever.handoff_match(question), min_score, floor)
+        if verdict.evidence in (Evidence.NO_MATCH, Evidence.UNSURE) and earlier:
+            together = f"{earlier[-1]} {question}"
+            joined = self.retriever.search(together, k)
+            follow_up = judge_retrieval(joined, self.retriever.handoff_match(together), min_score, floor)
+            if follow_up.evidence == Evidence.MATCH:
+                return candidates, follow_up
+        return candidates, verdict
+
+    def _small_talk(self, conversation: Conversation, kind: SmallTalk, started: float) -> Decision:
+        reply = getattr(self.bot.config.small_talk, kind.value).strip()
+        return Decision(
+            conversation_id=conversation.id, action="answer", reply=reply, small_talk=kind.value,
+            latency_ms=_ms_since(started),
+        )  # fmt: skip
+
+    def _picked(self, conversation: Conversation, pick: Option | str, started: float) -> Decision:
+        """The answer of the option the customer picked, or a person if they asked."""
+        snippet = self.bot.snippets_by_id.get(pick.id) if isinstance(pick, Option) else None
+        if snippet is None:
+            return self._handoff(conversation, builtin_handoff("asked_for_person"), started)
+        return Decision(
+            conversation_id=conversation.id, action="answer", reply=snippet.answer.strip(), citations=[snippet.id],
+            latency_ms=_ms_since(started),
+        )  # fmt: skip
+
+    def _unsure(self, conversation: Conversation, verdict: Verdict, started: float) -> Decision:
+        """No answer from the knowledge: a clarification when some snippets are plausible
+        (and the bot clarifies, and did not just ask), else a hand-off saying why."""
+        if verdict.evidence == Evidence.HANDOFF_EXAMPLE:
+            return self._handoff(conversation, builtin_handoff("handoff_example", verdict.detail), started)
+        if not verdict.options or self.bot.config.escalation.when_unsure == "handoff":
+            return self._handoff(conversation, builtin_handoff("no_match", verdict.detail), started)
+        if conversation.clarifying:
+            return self._handoff(conversation, builtin_handoff("unsure_twice", verdict.detail), started)
+        options = [Option(id=c.snippet.id, title=c.snippet.title) for c in verdict.options]
+        return Decision(
+            conversation_id=conversation.id, action="clarify", reply=clarification_text(options), options=options,
+            latency_ms=_ms_since(started),
+        )  # fmt: skip
 
     def _decide(
         self,
@@ -250,14 +317,16 @@ class Engine:
         )
 
     def _record(
-        self, conversation: Conversation, text: str, decision: Decision, *, unsure: bool, withhold: bool = False
-    ) -> None:
-        """Add the turn to the conversation. A message a text rule caught (a card number,
-        say) is `withhold`: it never goes into a later prompt."""
+        self, conversation: Conversation, text: str, decision: Decision, *, unsure: bool = False,
+        withhold: bool = False,
+    ) -> Decision:  # fmt: skip
+        """Add the turn to the conversation; returns its decision. A message a text rule
+        caught (a card number, say) is `withhold`: it never goes into a later prompt."""
         user = () if withhold else ({"role": "user", "content": text},)
         messages = (*user, {"role": "assistant", "content": decision.reply})
         tokens = sum(self.counter.count_message(m) for m in messages)
         conversation.record(TurnRecord(text, decision, HistoryTurn(messages, tokens)), unsure=unsure)
+        return decision
 
 
 def _ms_since(started: float) -> float:

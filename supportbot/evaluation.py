@@ -48,6 +48,12 @@ class Outcome:
     def correct(self) -> bool:
         return _correct(self.example.expect, self.decision.action, self.decision.citations)
 
+    @property
+    def clarified_right(self) -> bool:
+        """A clarification that offered the expected snippet: the customer's pick answers."""
+        offered = [option.id for option in self.decision.options]
+        return self.decision.action == "clarify" and self.example.expect in offered
+
 
 def _correct(expect: str, action: str, citations: Sequence[str]) -> bool:
     """A hand-off where one is expected; else an answer citing the expected snippet."""
@@ -153,6 +159,11 @@ def summarize(outcomes: Sequence[Outcome]) -> dict[str, Any]:
     return {
         "examples": len(outcomes),
         "in_scope_accuracy": _rate(sum(o.correct for o in in_scope), len(in_scope)),
+        "in_scope_clarified_right": _rate(sum(o.clarified_right for o in in_scope), len(in_scope)),
+        "clarified": {
+            kind: _rate(sum(o.decision.action == "clarify" for o in rows), len(rows))
+            for kind, rows in sorted(_by_kind(outcomes).items())
+        },
         "handoff_recall": {
             kind: _rate(sum(o.correct for o in rows), len(rows)) for kind, rows in sorted(by_kind.items())
         },
@@ -165,6 +176,13 @@ def summarize(outcomes: Sequence[Outcome]) -> dict[str, Any]:
         },
         "worst_snippets": _worst(in_scope),
     }
+
+
+def _by_kind(outcomes: Sequence[Outcome]) -> dict[str, list[Outcome]]:
+    kinds: dict[str, list[Outcome]] = defaultdict(list)
+    for outcome in outcomes:
+        kinds["in-scope" if outcome.example.expect != HANDOFF else outcome.example.kind].append(outcome)
+    return kinds
 
 
 def _worst(in_scope: Sequence[Outcome], count: int = 5) -> list[dict[str, Any]]:

@@ -120,6 +120,8 @@ def test_chat_offline_prints_one_decision_per_line(spec_bot_path):
         "action",
         "reply",
         "citations",
+        "options",
+        "small_talk",
         "confidence",
         "handoff",
         "attempts",

@@ -112,7 +112,9 @@ def test_a_model_echoing_the_customer_puts_none_of_it_in_the_log(write, tmp_path
         server.script(Reply(echo), Reply(echo))
         caplog.set_level(logging.DEBUG)
         with client_for(tmp_path, bots=[str(bot)]) as client:
-            decision = post(client, "I am jane@example.com, card 4111 1111 1111 1111", bot="test-shop").json()
+            decision = post(
+                client, "Where is my package? I am jane@example.com, card 4111 1111 1111 1111", bot="test-shop"
+            ).json()
     assert decision["handoff"]["rule"] == "invalid_model_output"
     assert "jane" not in caplog.text and "4111" not in caplog.text
 

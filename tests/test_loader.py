@@ -247,3 +247,37 @@ def test_a_few_aliases_for_reuse_still_load(write):
         """,
     )
     assert load_bot(path, env={}).snippets[1].questions == ["Where is my order?", "Has it shipped?"]
+
+
+def test_validate_warns_about_what_silently_breaks_matching(write):
+    path = write(
+        "bots/warn.yaml",
+        """\
+        version: 1
+        id: warn
+        name: Warn
+        system_prompt: Hi.
+        knowledge:
+          snippets:
+            - id: hours
+              title: Opening hours
+              questions: [When are you open?, What are your opening hours?]
+              answer: Nine to five.
+            - id: times
+              title: Opening times
+              questions: [What are your opening hours?]
+              answer: Nine to six.
+            - id: greeting
+              title: Hello
+              questions: [Hi there, how are you?]
+              answer: Hello!
+            - id: bare
+              title: Gift cards
+              answer: We sell them.
+        """,
+    )
+    warnings = [str(w) for w in load_bot(path, env={}).warnings]
+    assert any("snippet 'times'" in w and "nearly the same as 'What are your opening hours?'" in w for w in warnings)
+    assert any("snippet 'greeting'" in w and "only common words" in w for w in warnings)
+    assert any("snippet 'bare' has no example questions" in w for w in warnings)
+    assert all(w.split(":")[1].isdigit() and w.split(":")[2].isdigit() for w in warnings)

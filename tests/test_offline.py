@@ -23,7 +23,7 @@ async def test_the_contract_bot_answers_shipping_from_shipping_times(spec_bot_pa
 
 async def test_a_question_outside_the_faq_is_handed_off(spec_bot_path):
     decision = await ask(load_bot(spec_bot_path, env={}), "can you recommend a good restaurant nearby?")
-    assert decision.action == "handoff" and decision.handoff.rule == "model_requested"
+    assert decision.action == "handoff" and decision.handoff.rule == "no_match"
     assert "no FAQ entry matches" in decision.handoff.detail
 
 
@@ -54,7 +54,7 @@ async def test_example_bots_answer_their_faq_offline(bot_name, question, snippet
     ("bot_name", "question", "rule"),
     [
         ("bean-there", "my grinder arrived smashed", "damaged-or-unsafe"),
-        ("bean-there", "what's the weather tomorrow?", "model_requested"),
+        ("bean-there", "what's the weather tomorrow?", "no_match"),
         ("ledgerly-billing", "my card is 4111 1111 1111 1111", "card-number-shared"),
         ("ledgerly-billing", "please delete my account", "wants-to-close-account"),
     ],

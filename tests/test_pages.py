@@ -80,3 +80,25 @@ def test_handoff_agent_reply_release_and_the_bot_answers_again(browser, server, 
     customer.wait_for_selector("text=Sources: storing-coffee")
     bot_replies = customer.locator(".msg.bot .text").all_inner_texts()
     assert bot_replies[-1].startswith("Keep coffee in its resealable bag")
+
+
+def test_small_talk_is_answered_and_a_clarification_is_picked_with_a_button(browser, server):
+    customer = browser.new_page()  # type: ignore[attr-defined]
+    errors: list[str] = []
+    customer.on("pageerror", lambda error: errors.append(str(error)))
+    customer.goto(server.url + "/")
+    customer.select_option("[data-testid=bot]", "bean-there")
+
+    def say(text: str) -> None:
+        customer.fill("[data-testid=text]", text)
+        customer.click("[data-testid=send]")
+
+    say("hi")
+    customer.wait_for_selector(".msg.bot >> text=What can I help you with today?")
+    say("do you sell decaf?")
+    customer.wait_for_selector("[data-testid=option]")
+    customer.click("[data-testid=option] >> text=Whole bean or ground coffee")
+    customer.wait_for_selector("text=Sources: grind-options")
+    assert customer.locator("[data-testid=option]").count() == 0  # the buttons go once one is used
+    assert customer.locator("[data-testid=state][data-state=bot_active]").count() == 1
+    assert errors == []

@@ -38,14 +38,19 @@ def render_decision(decision: Decision) -> Text:
     text = Text()
     if decision.handoff:
         text.append("⇢ handed off to a person", style="bold yellow")
-        text.append(f" (rule {decision.handoff.rule}: {decision.handoff.reason})\n", style="yellow")
+        detail = f"; {decision.handoff.detail}" if decision.handoff.detail else ""
+        text.append(f" (rule {decision.handoff.rule}: {decision.handoff.reason}{detail})\n", style="yellow")
     text.append("bot › ", style="bold green")
     text.append(decision.reply)
+    for number, option in enumerate(decision.options, 1):
+        text.append(f"\n      {number}. {option.title}", style="cyan")
     details = []
     if decision.citations:
         details.append("sources: " + ", ".join(decision.citations))
     if decision.confidence is not None:
         details.append(f"confidence {decision.confidence:.2f}")
+    if decision.small_talk:
+        details.append(f"small talk ({decision.small_talk})")
     details.append(f"{decision.latency_ms:.0f} ms")
     text.append("\n      " + " · ".join(details), style="dim")
     return text
@@ -80,6 +85,8 @@ async def run_chat(
                 sys.stdout.write(decision.model_dump_json() + "\n")
                 sys.stdout.flush()
             else:
+                if not interactive:  # piped: show what the customer said, as a terminal would
+                    out.print(Text.assemble(("you › ", "bold cyan"), line))
                 out.print(render_decision(decision), soft_wrap=False)
         if not interactive and not seen:
             err.print("no messages on stdin (pipe one customer message per line, or run in a terminal)", markup=False)

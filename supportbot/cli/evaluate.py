@@ -88,10 +88,13 @@ def _print_figures(figures: dict[str, Any]) -> None:
     table.add_column("figure")
     table.add_column("value", justify="right")
     table.add_row("in-scope answered correctly", _fmt(figures["in_scope_accuracy"]))
+    table.add_row("in-scope resolved by clarifying", _fmt(figures["in_scope_clarified_right"]))
     for kind, value in figures["handoff_recall"].items():
         table.add_row(f"{kind} handed off", _fmt(value))
     table.add_row("hand-off precision", _fmt(figures["handoff_precision"]))
     table.add_row("answered wrongly (count)", str(figures["answered_wrongly"]))
+    for kind, value in figures["clarified"].items():
+        table.add_row(f"{kind} clarified (asked which)", _fmt(value))
     table.add_row(f"retrieval recall@{figures['top_k']}", _fmt(figures["retrieval_recall_at_k"]))
     table.add_row("latency p50 / p95 (ms)", f"{figures['latency_ms']['p50']:.2f} / {figures['latency_ms']['p95']:.2f}")
     out.print(table)

@@ -21,6 +21,7 @@ __all__ = [
     "ModelSettings",
     "OfflineSettings",
     "Rule",
+    "SmallTalkSettings",
     "SnippetConfig",
     "SnippetFrontMatter",
     "bot_json_schema",
@@ -175,6 +176,11 @@ class Escalation(_Strict):
     max_bot_turns: int | None = Field(
         None, ge=1, description="After this many bot replies in one conversation, hand off."
     )
+    when_unsure: Literal["clarify", "handoff"] = Field(
+        "clarify",
+        description="When the bot is unsure but some snippets are plausible: clarify (ask which one the "
+        "customer means, with a way to a person) or handoff at once. A second unsure turn in a row hands off.",
+    )
     require_citations: bool = Field(
         False,
         description="true: an answer that cites no snippet hands off at once (no_citations). "
@@ -210,9 +216,36 @@ class Limits(_Strict):
 
 
 class OfflineSettings(_Strict):
-    """Thresholds of the offline provider (retrieval only, no model)."""
+    """How well the knowledge must match a message for the bot to answer it (with either
+    provider: below these, the model is not asked)."""
 
-    min_score: float = Field(0.45, ge=0, le=1, description="Hand off when the best snippet matches less than this.")
+    min_score: float = Field(0.45, ge=0, le=1, description="Answer when the best snippet matches at least this (0..1).")
+    clarify_score: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Below min_score but at least this: unsure, so offer the snippets that match this well "
+        "(escalation.when_unsure); below it, hand off (no_match). Default: min_score - 0.15.",
+    )
+
+    @property
+    def clarify_floor(self) -> float:
+        return self.clarify_score if self.clarify_score is not None else max(0.0, self.min_score - 0.15)
+
+
+class SmallTalkSettings(_Strict):
+    """Replies to small talk: greetings, thanks, goodbyes, "ok", "are you a bot?"."""
+
+    enabled: bool = Field(True, description="Answer small talk with these replies (no model call, never a hand-off).")
+    greeting: str = Field("Hello! What can I help you with today?", min_length=1)
+    thanks: str = Field("You're welcome! Is there anything else I can help with?", min_length=1)
+    goodbye: str = Field("Thanks for getting in touch. Goodbye!", min_length=1)
+    acknowledgement: str = Field("Great! Is there anything else I can help with?", min_length=1)
+    bot_question: str = Field(
+        "I'm an automated assistant: I answer from our help articles, and I can pass you to a person "
+        "whenever you like.",
+        min_length=1,
+    )
 
 
 class BotConfig(_Strict):
@@ -228,6 +261,7 @@ class BotConfig(_Strict):
     escalation: Escalation = Field(default_factory=Escalation)
     limits: Limits = Field(default_factory=Limits)
     offline: OfflineSettings = Field(default_factory=OfflineSettings)
+    small_talk: SmallTalkSettings = Field(default_factory=SmallTalkSettings)
 
 
 def bot_json_schema() -> dict[str, Any]:

@@ -7,6 +7,7 @@ exits 0. Problems that stop a bot are ConfigErrors (loader.py).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 try:  # the parser behind `re`: private, so a Python without it just gives no regex warnings
@@ -17,16 +18,23 @@ except ImportError:  # pragma: no cover
     MAXREPEAT = None
 
 from ..errors import Problem
-from .format import BotConfig
+from .format import BotConfig, SnippetConfig
 from .yamldoc import YamlDoc
 
-__all__ = ["backtracking_risk", "lint_bot"]
+__all__ = ["backtracking_risk", "lint_bot", "snippet_warnings"]
 
 _REPEATS = ("MAX_REPEAT", "MIN_REPEAT")
 
 
-def lint_bot(config: BotConfig, doc: YamlDoc) -> list[Problem]:
-    """Every warning about a bot file that loaded."""
+def lint_bot(
+    config: BotConfig, doc: YamlDoc, snippets: Sequence[SnippetConfig] = (), origins: Mapping[str, str] | None = None
+) -> list[Problem]:
+    """Every warning about a bot that loaded: its rules and its snippets (`origins`: where
+    each snippet's id is written, "path:line:col")."""
+    return [*_rule_warnings(config, doc), *snippet_warnings(snippets, config.knowledge.engine, origins or {})]
+
+
+def _rule_warnings(config: BotConfig, doc: YamlDoc) -> list[Problem]:
     warnings = []
     for index, rule in enumerate(config.escalation.rules):
         risk = backtracking_risk(rule.if_user_matches) if rule.if_user_matches else None
@@ -115,3 +123,82 @@ def _first(items: list[tuple[Any, Any]]) -> object:
     if name in _REPEATS and value[0] > 0:
         return _first(list(value[2]))
     return None
+
+
+#: Example questions this alike (shared words over all words) confuse the engine.
+_NEAR_DUPLICATE = 0.8
+_PAIRWISE_UP_TO = 3000
+
+
+def snippet_warnings(snippets: Sequence[SnippetConfig], engine: str, origins: Mapping[str, str]) -> list[Problem]:
+    """What silently breaks matching: a snippet without example questions, an example
+    question no engine can match (only stop words, under the lexical engine), and example
+    questions of two snippets so alike that the engine will confuse them."""
+    from ..retrieval.lexical import terms
+
+    warnings = []
+    seen: dict[frozenset[str], tuple[str, str]] = {}  # terms -> (snippet id, question)
+    # Comparing every pair costs time quadratic in the questions: a large bot (a generated
+    # knowledge base) gets the exact check only, which is a lookup.
+    near = sum(len(s.questions) for s in snippets) <= _PAIRWISE_UP_TO
+    for snippet in snippets:
+        where = _at(origins.get(snippet.id, ""))
+        if not snippet.questions:
+            warnings.append(
+                where(
+                    f"snippet '{snippet.id}' has no example questions: customers' wording is matched "
+                    "against its title only (add three to five ways customers ask for it)"
+                )
+            )
+        for question in snippet.questions:
+            words = frozenset(terms(question))
+            if not words and engine == "lexical":
+                warnings.append(
+                    where(
+                        f"snippet '{snippet.id}': the example question {question!r} has only common "
+                        "words, which the lexical engine ignores, so it can never match (reword it, "
+                        "or use knowledge.engine: semantic)"
+                    )
+                )
+                continue
+            twin = _near(words, seen, snippet.id, pairwise=near)
+            if twin:
+                warnings.append(
+                    where(
+                        f"snippet '{snippet.id}': the example question {question!r} is nearly the same as "
+                        f"{twin[1]!r} of snippet '{twin[0]}'; the engine will confuse the two (make "
+                        "them differ, or merge the snippets)"
+                    )
+                )
+            if words:
+                seen.setdefault(words, (snippet.id, question))
+    return warnings
+
+
+def _near(
+    words: frozenset[str], seen: Mapping[frozenset[str], tuple[str, str]], snippet_id: str, *, pairwise: bool
+) -> tuple[str, str] | None:
+    if not words:
+        return None
+    if words in seen and seen[words][0] != snippet_id:
+        return seen[words]
+    if not pairwise:
+        return None
+    for other, (owner, question) in seen.items():
+        if owner != snippet_id and len(words & other) / len(words | other) >= _NEAR_DUPLICATE:
+            return owner, question
+    return None
+
+
+def _at(origin: str) -> Callable[[str], Problem]:
+    """A warning at `origin` ("path:line:col"), where the snippet's id is written."""
+    path, _, rest = origin.rpartition(":")
+    path, _, line = path.rpartition(":")
+    column = rest
+
+    def problem(message: str) -> Problem:
+        if line.isdigit() and column.isdigit():
+            return Problem(path, int(line), int(column), message)
+        return Problem(origin or "<bot>", 1, 1, message)
+
+    return problem

@@ -128,7 +128,7 @@ def parse_bot(
     problems.extend(_engine_problem(config, doc, base_dir))
     if problems:
         raise ConfigError(problems)
-    return Bot(config, tuple(snippets), source, origins, tuple(lint_bot(config, doc)))
+    return Bot(config, tuple(snippets), source, origins, tuple(lint_bot(config, doc, snippets, origins)))
 
 
 def _salvage_checks(doc: YamlDoc, base_dir: str | os.PathLike[str] | None, env: Mapping[str, str]) -> list[Problem]:

@@ -61,6 +61,11 @@ class _In(BaseModel):
 class MessageIn(_In):
     conversation_id: str | None = Field(None, pattern=_ID, description="Continue this conversation; omit to start one.")
     text: Text = Field(description="The customer's message; its length limit is the bot's limits.max_message_chars.")
+    option: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:?-]{0,127}$",
+        description="The id of the clarification option the customer picked (a button); `text` is then its title.",
+    )
     metadata: dict[
         Annotated[Text, Field(max_length=64)], Annotated[Text, Field(max_length=1000)] | int | float | bool | None
     ] = Field(

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..bot import Bot
 from ..conversation import Conversation
-from ..decision import Decision
+from ..decision import Decision, Option
 from ..engine import Engine, check_message
 from ..providers.base import DeltaCallback
 from ..store import (
@@ -117,10 +117,12 @@ class SupportService:
         text: str,
         on_delta: DeltaCallback | None = None,
         metadata: dict[str, Any] | None = None,
+        option: str | None = None,
     ) -> TurnResult:
         """One customer message, stored with its decision before this returns.
 
-        Without a conversation id, a new conversation starts (in the same transaction)."""
+        Without a conversation id, a new conversation starts (in the same transaction).
+        `option`: the id of the clarification option the customer picked."""
         bot, engine = self.bots[bot_id], self.engines[bot_id]
         model = bot.config.model
         # Long enough for both attempts (first and repair), retries and backoff included.
@@ -139,8 +141,9 @@ class SupportService:
                     bot_turns=row.bot_turns,
                     unsure_streak=row.unsure_streak,
                     past=history_from(messages),
+                    clarifying=tuple(Option(**option) for option in row.clarifying),
                 )
-                decision = await engine.turn(conversation, text, on_reply_delta=on_delta)
+                decision = await engine.turn(conversation, text, on_reply_delta=on_delta, option=option)
                 state = await self._save(row, conversation, decision, text, messages, ticket)
         except UnknownConversation:
             raise ConversationNotFound(f"no conversation '{conversation_id}' for bot '{bot_id}'") from None
@@ -180,7 +183,7 @@ class SupportService:
         return await self.store.save_turn(
             row.id, stored, from_state=row.state, state=conversation.state, bot_turns=conversation.bot_turns,
             unsure_streak=conversation.unsure_streak, handoff=handoff, webhook=webhook, at=at,
-            ticket=ticket, grace_s=TurnQueue.GRACE_S,
+            ticket=ticket, grace_s=TurnQueue.GRACE_S, clarifying=[o.model_dump() for o in conversation.clarifying],
         )  # fmt: skip
 
     # the hand-off lifecycle -------------------------------------------------------------------

@@ -107,9 +107,11 @@ class Store(Protocol):
         at: str | None = None,
         ticket: int | None = None,
         grace_s: float = 10.0,
+        clarifying: list[dict[str, str]] | None = None,
     ) -> ConversationState:
         """Store a turn with its webhook and serve the next ticket; the turn's own changes
-        only if the state is still `from_state`. Returns the state afterwards."""
+        (counters, the options of a clarification it asked, a hand-off) only if the state is
+        still `from_state`. Returns the state afterwards."""
         ...
 
     # agents

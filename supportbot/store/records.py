@@ -57,6 +57,7 @@ class ConversationRow:
     handoff_at: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     handoff_detail: str | None = None  # for agents; handoff_reason is fit for the customer
+    clarifying: list[dict[str, str]] = field(default_factory=list)  # options the bot just offered: {id, title}
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ def conversation(row: Sequence[Any]) -> ConversationRow:
     values = dict(zip(_CONVERSATION_FIELDS, row, strict=True))
     values["metadata"] = json.loads(values["metadata"] or "{}")
     values["state"] = ConversationState(values["state"])
+    values["clarifying"] = json.loads(values["clarifying"] or "[]")
     return ConversationRow(**values)
 
 

@@ -66,11 +66,15 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX tickets_by_owner ON tickets (owner)",
     ],
+    [
+        # The options of the clarification the bot just asked (JSON), if it did.
+        "ALTER TABLE conversations ADD COLUMN clarifying TEXT",
+    ],
 ]
 
 NEVER = 1e18  # a next_attempt_at that never comes: delivery given up
 CONVERSATION_COLUMNS = (
     "id, bot_id, state, created_at, updated_at, bot_turns, unsure_streak, agent, "
-    "handoff_rule, handoff_reason, handoff_at, metadata, handoff_detail"
+    "handoff_rule, handoff_reason, handoff_at, metadata, handoff_detail, clarifying"
 )
 MESSAGE_COLUMNS = "conversation_id, seq, role, text, created_at, tokens, author, decision, withheld"

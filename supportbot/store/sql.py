@@ -185,6 +185,7 @@ class SqlStore:
         state: ConversationState, bot_turns: int, unsure_streak: int, handoff: HandoffRecord | None = None,
         webhook: dict[str, Any] | None = None,
         at: str | None = None, ticket: int | None = None, grace_s: float = 10.0,
+        clarifying: list[dict[str, str]] | None = None,
     ) -> ConversationState:  # fmt: skip
         """Store a finished turn, atomically, with its webhook, and let the next ticket of
         the conversation run; returns the conversation's state afterwards.
@@ -194,10 +195,11 @@ class SqlStore:
         meanwhile (claimed or closed it), the agent's move stands and the turn's messages
         are stored without them. `at` (default: now) stamps the messages and a hand-off."""
         now = at or utc_now()
+        offered = clarifying or []
 
         def save(cursor: Cursor) -> ConversationState:
             self._append(cursor, conversation_id, messages, now)
-            sets, params = _turn_changes(from_state, state, bot_turns, unsure_streak, handoff, now)
+            sets, params = _turn_changes(from_state, state, bot_turns, unsure_streak, handoff, now, offered)
             if ticket is not None:  # serve the next ticket in the same update
                 tickets.release_ticket(cursor, conversation_id, ticket)
                 sets += [
@@ -336,6 +338,7 @@ def _turn_changes(
     unsure_streak: int,
     handoff: HandoffRecord | None,
     now: str,
+    clarifying: list[dict[str, str]],
 ) -> tuple[list[str], list[Any]]:
     """The SET clauses of a turn's own changes, each a compare-and-set on `from_state`
     (SET reads the old values, so `state = ?` tests the state the turn began in)."""
@@ -343,8 +346,9 @@ def _turn_changes(
         "updated_at = ?",
         "bot_turns = CASE WHEN state = ? THEN ? ELSE bot_turns END",
         "unsure_streak = CASE WHEN state = ? THEN ? ELSE unsure_streak END",
+        "clarifying = CASE WHEN state = ? THEN ? ELSE clarifying END",
     ]
-    params: list[Any] = [now, from_state, bot_turns, from_state, unsure_streak]
+    params: list[Any] = [now, from_state, bot_turns, from_state, unsure_streak, from_state, json.dumps(clarifying)]
     if state != from_state:
         sets.append("state = CASE WHEN state = ? THEN ? ELSE state END")
         params += [from_state, state]

@@ -62,9 +62,11 @@ class RecordedOutput(_Strict):
 
 
 class Expect(_Strict):
-    action: Literal["answer", "handoff"] | None = None
+    action: Literal["answer", "handoff", "clarify"] | None = None
     rule: str | None = Field(None, description="The hand-off rule that must fire.")
     citations: list[str] | None = None
+    options: list[str] | None = Field(None, description="With clarify: the ids of the snippets offered, in order.")
+    small_talk: str | None = Field(None, description="The kind of small talk answered (greeting, thanks, ...).")
     reply_contains: str | list[str] | None = None
     reply_matches: str | None = Field(None, description="A regular expression the reply must match.")
     max_attempts: int | None = Field(None, ge=0)

@@ -230,6 +230,8 @@ def _expect_from(decision: Decision, previous: Expect) -> Expect:
         action=decision.action,
         rule=decision.handoff.rule if decision.handoff else None,
         citations=decision.citations,
+        options=[option.id for option in decision.options] or None,
+        small_talk=decision.small_talk,
         **kept,
     )
 

@@ -109,6 +109,11 @@ def check_expectations(expect: Expect, decision: Decision) -> list[str]:
         problems.append(f"expected rule '{expect.rule}', got {repr(rule) if rule else 'no hand-off'}")
     if expect.citations is not None and sorted(expect.citations) != sorted(decision.citations):
         problems.append(f"expected citations {expect.citations}, got {decision.citations}")
+    offered = [option.id for option in decision.options]
+    if expect.options is not None and expect.options != offered:
+        problems.append(f"expected options {expect.options}, got {offered}")
+    if expect.small_talk is not None and expect.small_talk != decision.small_talk:
+        problems.append(f"expected small talk {expect.small_talk!r}, got {decision.small_talk!r}")
     wanted = [expect.reply_contains] if isinstance(expect.reply_contains, str) else expect.reply_contains or []
     for text in wanted:
         if text not in decision.reply:

@@ -20,7 +20,7 @@ function item(packet) {
   div.dataset.conversation = packet.conversation_id;
   const rule = document.createElement("div");
   rule.className = "rule";
-  rule.textContent = packet.bot + " · " + (packet.rule || "hand-off");
+  rule.textContent = packet.bot + " · " + (packet.reason || packet.rule || "hand-off");
   const summary = document.createElement("div");
   summary.className = "summary";
   summary.textContent = packet.summary;
@@ -46,7 +46,9 @@ async function refreshDetail() {
   stateBadge.dataset.state = conversation.state;
   stateBadge.className = "badge " + conversation.state;
   const handoff = conversation.handoff;
-  packetBox.textContent = "Bot " + conversation.bot_id + (handoff ? " · rule " + handoff.rule + ": " + handoff.reason : "")
+  // Why, in words: the reason, what happened in detail, and the rule that fired.
+  const why = handoff ? " · " + handoff.reason + (handoff.detail ? " (" + handoff.detail + ")" : "") + " · rule " + handoff.rule : "";
+  packetBox.textContent = "Bot " + conversation.bot_id + why
     + (conversation.agent ? " · agent " + conversation.agent : "");
   log.replaceChildren();
   for (const m of conversation.messages) {

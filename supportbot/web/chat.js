@@ -42,9 +42,26 @@ function renderDecision(target, decision) {
     sources.textContent = "Sources: " + decision.citations.join(", ");
     target.appendChild(sources);
   }
+  if (decision.options && decision.options.length) target.appendChild(optionButtons(decision.options));
   // The customer reads the bot's hand-off message (the reply); rule ids are for agents.
   if (decision.handoff) notice(log, "A person from our team will take it from here.").dataset.testid = "handoff-notice";
   setState(decision.state);
+}
+
+// A clarification's options as buttons: a click sends the option's title, with its id.
+function optionButtons(options) {
+  const box = document.createElement("div");
+  box.className = "options";
+  for (const option of options) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "secondary";
+    button.dataset.testid = "option";
+    button.textContent = option.title;
+    button.addEventListener("click", () => { box.remove(); send(option.title, option.id); });
+    box.appendChild(button);
+  }
+  return box;
 }
 
 // Agent messages and state changes, from any server process, as they are stored.
@@ -70,15 +87,20 @@ async function follow() {
   }
 }
 
-form.addEventListener("submit", async (event) => {
+form.addEventListener("submit", (event) => {
   event.preventDefault();
   const text = textBox.value.trim();
   if (!text) return;
-  showError("");
   textBox.value = "";
+  send(text, null);
+});
+
+async function send(text, option) {
+  showError("");
   bubble(log, "customer", text);
   const reply = bubble(log, "bot", "…", "Assistant");
   const body = {text};
+  if (option) body.option = option;
   if (conversationId) body.conversation_id = conversationId;
   try {
     const response = await fetch("/v1/bots/" + encodeURIComponent(botSelect.value) + "/messages",
@@ -103,7 +125,7 @@ form.addEventListener("submit", async (event) => {
   } catch (e) {
     showError("Could not send: " + e.message);
   }
-});
+}
 
 botSelect.addEventListener("change", newConversation);
 document.getElementById("new").addEventListener("click", newConversation);

@@ -65,7 +65,7 @@ async def post_message(
         if body.conversation_id:  # a 404 must come before the stream starts
             await svc.check_conversation(bot_id, body.conversation_id)
         return _stream_turn(svc, request.app.state.tasks, bot_id, body)
-    result = await svc.run_turn(bot_id, body.conversation_id, body.text, metadata=body.metadata)
+    result = await svc.run_turn(bot_id, body.conversation_id, body.text, metadata=body.metadata, option=body.option)
     # Serialised once, here; a returned Response skips FastAPI's second validation.
     turn = TurnOut(**result.decision.model_dump(), state=result.state)
     return Response(turn.model_dump_json(), media_type="application/json")
@@ -107,7 +107,7 @@ def _stream_turn(
 
     async def run() -> None:
         try:
-            result = await svc.run_turn(bot_id, body.conversation_id, body.text, on_delta, body.metadata)
+            result = await svc.run_turn(bot_id, body.conversation_id, body.text, on_delta, body.metadata, body.option)
             queue.put_nowait(("decision", TurnOut(**result.decision.model_dump(), state=result.state).model_dump()))
         except Exception as exc:  # the stream has started: report in-band, never a traceback
             log.exception("streamed turn failed")

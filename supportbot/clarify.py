@@ -1,0 +1,138 @@
+"""What retrieval says about a message, and reading a customer's answer to a clarification.
+Pure functions.
+
+Retrieval knows, calibrated per bot (`offline.min_score`), when the knowledge matches a
+message: well enough to answer, plausibly (some snippets are close, none is clear), not at
+all, or closer to the bot's hand-off examples than to any snippet. When unsure, a bot asks
+("Did you mean: (1) Opening hours, (2) Booking a repair - or shall I get a person?") instead
+of guessing or giving up; the customer's next message may pick an option.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from . import textnorm
+from .decision import Option
+from .retrieval.base import Candidate
+
+__all__ = ["PERSON", "Evidence", "Verdict", "clarification_text", "judge_retrieval", "read_pick"]
+
+#: How many snippets a clarification offers at most.
+MAX_OPTIONS = 3
+
+
+class Evidence(StrEnum):
+    MATCH = "match"  # the best snippet matches well enough to answer
+    UNSURE = "unsure"  # some snippets are plausible, none clearly
+    NO_MATCH = "no_match"  # nothing in the knowledge is close
+    HANDOFF_EXAMPLE = "handoff_example"  # closer to a hand-off example than to any snippet
+
+
+@dataclass(frozen=True)
+class Verdict:
+    evidence: Evidence
+    options: tuple[Candidate, ...]  # with UNSURE: the plausible snippets, best first
+    detail: str  # for logs and agents
+
+
+def judge_retrieval(
+    candidates: Sequence[Candidate], handoff_match: float, min_score: float, clarify_score: float
+) -> Verdict:
+    """How well the knowledge matches a message: `min_score` and above answers; from
+    `clarify_score` to it is unsure, offering the snippets in that band."""
+    ranked = sorted(candidates, key=lambda c: c.match, reverse=True)
+    best = ranked[0] if ranked else None
+    best_match = best.match if best else 0.0
+    if handoff_match > 0 and handoff_match >= best_match:
+        return Verdict(
+            Evidence.HANDOFF_EXAMPLE, (), f"the message resembles a hand-off example (match {handoff_match:.2f})"
+        )
+    if best is None or best_match < clarify_score:
+        found = f"best match {best.snippet.id} at {best_match:.2f}" if best else "no snippet shares a word with it"
+        detail = f"no FAQ entry matches this message well enough ({found}; needs {min_score:.2f})"
+        return Verdict(Evidence.NO_MATCH, (), detail)
+    if best_match >= min_score:
+        return Verdict(Evidence.MATCH, (best,), f"{best.snippet.id} matches at {best_match:.2f}")
+    options = tuple(c for c in ranked if c.match >= clarify_score)[:MAX_OPTIONS]
+    shown = ", ".join(f"{c.snippet.id} {c.match:.2f}" for c in options)
+    return Verdict(Evidence.UNSURE, options, f"unsure between {shown} (answers from {min_score:.2f})")
+
+
+def clarification_text(options: Sequence[Option]) -> str:
+    """The question a clarification asks."""
+    listed = ", ".join(f"({number}) {option.title}" for number, option in enumerate(options, 1))
+    return f"I'm not sure I understood. Did you mean: {listed}? Or shall I get a person?"
+
+
+class _Person(StrEnum):
+    PERSON = "person"
+
+
+#: read_pick's answer when the customer would rather have a person.
+PERSON = _Person.PERSON
+_NUMBER = re.compile(r"^(?:(?:option|number|no\.?|#)\s*)?\(?([1-9])\)?[.!]?$")
+_ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "last": -1}
+_PERSON_WORDS = re.compile(
+    r"^(?:yes|yeah|yep|please)?[\s,!.]*(?:(?:get|give|find)\s+(?:me\s+)?)?(?:a|an|the)?\s*"
+    r"(?:person|human|someone|somebody|agent|real person|people|staff|representative)(?:\s+please)?[.!]*$"
+    r"|^(?:yes|yeah|yep)(?:\s+please)?[.!]*$|^(?:neither|none|none of (?:them|those|these))[.!]*$"
+)
+_WORD = re.compile(r"[a-z0-9]+")
+_FILLER = frozenset(
+    [
+        "the",
+        "a",
+        "an",
+        "one",
+        "option",
+        "i",
+        "mean",
+        "meant",
+        "it",
+        "is",
+        "its",
+        "about",
+        "please",
+        "yes",
+        "that",
+        "this",
+        "number",
+    ]
+)
+
+
+def read_pick(text: str, options: Sequence[Option], option_id: str | None = None) -> Option | _Person | None:
+    """Which offered option the customer's answer picks (by id, number, ordinal or the
+    title's words), PERSON when they would rather have a person, or None: a new question."""
+    if option_id is not None:
+        return next((o for o in options if o.id == option_id), None)
+    said = textnorm.fold(text).strip()
+    number = _NUMBER.match(said)
+    if number and 1 <= int(number.group(1)) <= len(options):
+        return options[int(number.group(1)) - 1]
+    words = [w for w in _WORD.findall(said) if w not in _FILLER]
+    if len(words) == 1 and words[0] in _ORDINALS:
+        position = _ORDINALS[words[0]]
+        if position <= len(options):
+            return options[position - 1 if position > 0 else -1]
+    if _PERSON_WORDS.match(said):
+        return PERSON
+    return _by_title(set(words), options)
+
+
+def _by_title(words: set[str], options: Sequence[Option]) -> Option | None:
+    """The one option whose title the answer echoes (most of the title's words, or all of
+    the answer's words)."""
+    if not words:
+        return None
+    fits = []
+    for option in options:
+        title = set(_WORD.findall(textnorm.fold(option.title))) - _FILLER
+        shared = words & title
+        if title and (len(shared) * 2 > len(title) or (shared and shared == words)):
+            fits.append(option)
+    return fits[0] if len(fits) == 1 else None

@@ -1,0 +1,217 @@
+"""Small talk: greetings, thanks, goodbyes, "ok", "are you a bot?". Pure functions.
+
+A customer who says "hi" or "thanks!" is not asking something the FAQ answers, and must not
+be handed to a person for it. A message that is only small talk gets the bot's own short
+reply, with no retrieval and no model. A message that carries a question after its
+greeting ("hi, my tyre is flat, how much to fix it?") is answered as the question: the
+greeting is taken off the front (and thanks off the end) before retrieval.
+
+Recognition is deliberately narrow (whole phrases at the edges of the message, nothing in
+the middle): "thanks but where is my order" is a question.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from . import textnorm
+
+__all__ = ["SmallTalk", "Split", "split_small_talk"]
+
+
+class SmallTalk(StrEnum):
+    GREETING = "greeting"
+    THANKS = "thanks"
+    GOODBYE = "goodbye"
+    ACKNOWLEDGEMENT = "acknowledgement"
+    BOT_QUESTION = "bot_question"
+
+
+_PHRASES: dict[SmallTalk, tuple[str, ...]] = {
+    SmallTalk.GREETING: (
+        "hi",
+        "hii",
+        "hiya",
+        "hello",
+        "hallo",
+        "hey",
+        "heya",
+        "howdy",
+        "yo",
+        "greetings",
+        "good morning",
+        "good afternoon",
+        "good evening",
+        "morning",
+        "evening",
+        "hi there",
+        "hello there",
+        "hey there",
+        "hi team",
+        "hello team",
+        "hey team",
+        "hi all",
+        "hello all",
+        "dear support",
+        "dear team",
+        "how are you",
+        "how are you doing",
+        "how's it going",
+        "hows it going",
+    ),
+    SmallTalk.THANKS: (
+        "thanks",
+        "thank you",
+        "thankyou",
+        "thx",
+        "ty",
+        "tysm",
+        "cheers",
+        "many thanks",
+        "thanks a lot",
+        "thank you so much",
+        "thanks so much",
+        "thanks very much",
+        "thank you very much",
+        "much appreciated",
+        "appreciate it",
+        "thanks for your help",
+        "thank you for your help",
+        "thanks for the help",
+        "great thanks",
+        "perfect thanks",
+        "ok thanks",
+        "okay thanks",
+        "ok thank you",
+        "okay thank you",
+        "awesome thanks",
+    ),
+    SmallTalk.GOODBYE: (
+        "bye",
+        "goodbye",
+        "good bye",
+        "bye bye",
+        "see you",
+        "see ya",
+        "cya",
+        "have a nice day",
+        "have a good day",
+        "have a great day",
+        "take care",
+        "that's all",
+        "thats all",
+        "that is all",
+        "nothing else",
+        "no thanks",
+        "no thank you",
+        "all good",
+        "i'm done",
+        "im done",
+    ),
+    SmallTalk.ACKNOWLEDGEMENT: (
+        "ok",
+        "okay",
+        "k",
+        "kk",
+        "great",
+        "cool",
+        "perfect",
+        "awesome",
+        "nice",
+        "got it",
+        "alright",
+        "all right",
+        "sounds good",
+        "ok great",
+        "okay great",
+        "ok cool",
+        "great stuff",
+        "fine",
+        "understood",
+        "i see",
+        "makes sense",
+        "sure",
+        "yep",
+        "yup",
+        "noted",
+        "brilliant",
+        "lovely",
+        "excellent",
+        "good",
+        "ok good",
+    ),
+    SmallTalk.BOT_QUESTION: (
+        "are you a bot",
+        "are you a robot",
+        "are you real",
+        "are you an ai",
+        "are you ai",
+        "is this a bot",
+        "am i talking to a bot",
+        "am i talking to a robot",
+        "am i chatting with a bot",
+        "is this automated",
+        "who are you",
+        "what are you",
+    ),
+}
+# Emoji and punctuation that mean the same as the words.
+_SYMBOLS = {
+    "👍": SmallTalk.ACKNOWLEDGEMENT,
+    "🙏": SmallTalk.THANKS,
+    "👋": SmallTalk.GREETING,
+    "😊": SmallTalk.ACKNOWLEDGEMENT,
+}
+_SEPARATORS = r"[\s,.!?;:\-–—~)(]*"
+
+
+def _alternation(phrases: tuple[str, ...]) -> str:
+    words = sorted(phrases, key=len, reverse=True)  # the longest phrase first: "thank you so much"
+    return "|".join(r"\s+".join(re.escape(w) for w in p.split()) for p in words)
+
+
+_ALL = {kind: _alternation(phrases) for kind, phrases in _PHRASES.items()}
+_I = re.IGNORECASE
+_WHOLE = {kind: re.compile(rf"^{_SEPARATORS}(?:(?:{pattern}){_SEPARATORS})+$", _I) for kind, pattern in _ALL.items()}
+_LEADING = re.compile(rf"^{_SEPARATORS}(?:(?:{_ALL[SmallTalk.GREETING]})(?=[\s,.!?;:\-–—]|$){_SEPARATORS})+", _I)
+_TRAILING = re.compile(rf"(?:{_SEPARATORS}(?:{_ALL[SmallTalk.THANKS]}))+{_SEPARATORS}$", _I)
+# Greetings and thanks may stand together ("hi, thanks!"): the message is answered as the
+# kind that asks most of the bot (_ORDER).
+_ANY = re.compile(rf"^{_SEPARATORS}(?:(?:{'|'.join(_ALL.values())}){_SEPARATORS})+$", _I)
+_ORDER = (SmallTalk.BOT_QUESTION, SmallTalk.GOODBYE, SmallTalk.THANKS, SmallTalk.GREETING, SmallTalk.ACKNOWLEDGEMENT)
+
+
+@dataclass(frozen=True)
+class Split:
+    """A message taken apart: its small talk, and what it asks (empty when nothing)."""
+
+    small_talk: SmallTalk | None
+    question: str
+
+
+def split_small_talk(text: str) -> Split:
+    """What kind of small talk `text` is, if it is only that; else the question it asks,
+    with a leading greeting and trailing thanks taken off."""
+    cleaned = textnorm.clean(text).replace("’", "'").strip()
+    symbols = [kind for symbol, kind in _SYMBOLS.items() if symbol in cleaned]
+    for symbol in _SYMBOLS:
+        cleaned = cleaned.replace(symbol, " ")
+    if not cleaned.strip(" ,.!?;:-–—~()") and symbols:
+        return Split(symbols[0], "")
+    if _ANY.match(cleaned):
+        return Split(_kind(cleaned), "")
+    question = _TRAILING.sub("", _LEADING.sub("", cleaned)).strip()
+    if question == cleaned:
+        return Split(None, text)
+    return Split(None, question or text)
+
+
+def _kind(folded: str) -> SmallTalk:
+    """The kind of a message made only of small talk: the one that asks most of the bot."""
+    for kind in _ORDER:
+        if _WHOLE[kind].match(folded):
+            return kind
+    found = [kind for kind in _ORDER if re.search(rf"(?<!\w)(?:{_ALL[kind]})(?!\w)", folded, _I)]
+    return found[0] if found else SmallTalk.ACKNOWLEDGEMENT

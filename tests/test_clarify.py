@@ -1,0 +1,104 @@
+"""When retrieval is unsure, the bot asks which snippet the customer means, and hands off
+when nothing is close, when a hand-off example is closer, or when it is unsure twice."""
+
+from __future__ import annotations
+
+import pytest
+
+from supportbot import Conversation, Engine, load_bot
+from supportbot.clarify import PERSON, Evidence, judge_retrieval, read_pick
+from supportbot.config import SnippetConfig
+from supportbot.decision import Option
+from supportbot.retrieval import Candidate
+from supportbot.testing import ScriptedProvider
+
+pytestmark = pytest.mark.anyio
+
+OPTIONS = [Option(id="opening-hours", title="Opening hours"), Option(id="book-repair", title="Booking a repair")]
+
+
+def candidate(snippet_id: str, match: float) -> Candidate:
+    return Candidate(SnippetConfig(id=snippet_id, title=snippet_id, answer="x"), match, match)
+
+
+def test_retrieval_says_match_unsure_no_match_or_handoff_example():
+    assert judge_retrieval([candidate("a", 0.7)], 0.0, 0.5, 0.35).evidence == Evidence.MATCH
+    unsure = judge_retrieval([candidate("a", 0.45), candidate("b", 0.4), candidate("c", 0.2)], 0.0, 0.5, 0.35)
+    assert unsure.evidence == Evidence.UNSURE and [c.snippet.id for c in unsure.options] == ["a", "b"]
+    assert judge_retrieval([candidate("a", 0.3)], 0.0, 0.5, 0.35).evidence == Evidence.NO_MATCH
+    assert judge_retrieval([], 0.0, 0.5, 0.35).evidence == Evidence.NO_MATCH
+    assert judge_retrieval([candidate("a", 0.7)], 0.8, 0.5, 0.35).evidence == Evidence.HANDOFF_EXAMPLE
+
+
+@pytest.mark.parametrize(
+    ("answer", "picked"),
+    [
+        ("1", "opening-hours"),
+        ("(2)", "book-repair"),
+        ("option 2", "book-repair"),
+        ("the second one", "book-repair"),
+        ("opening hours", "opening-hours"),
+        ("booking a repair please", "book-repair"),
+        ("repair", "book-repair"),
+    ],
+)
+def test_a_pick_is_a_number_an_ordinal_or_the_titles_words(answer, picked):
+    assert read_pick(answer, OPTIONS).id == picked
+
+
+def test_a_pick_by_id_comes_from_a_button_and_a_person_can_be_asked_for():
+    assert read_pick("Booking a repair", OPTIONS, option_id="book-repair").id == "book-repair"
+    assert read_pick("x", OPTIONS, option_id="not-offered") is None
+    assert read_pick("a person please", OPTIONS) is PERSON and read_pick("yes", OPTIONS) is PERSON
+    assert read_pick("3", OPTIONS) is None and read_pick("what about my invoice?", OPTIONS) is None
+
+
+def clarifying_bot(write):
+    from conftest import MINIMAL_BOT
+
+    # Lexical matches: "delivery" alone is half of "How long does delivery take?".
+    text = MINIMAL_BOT.replace("  min_score: 0.0\n", "  min_score: 0.9\n  clarify_score: 0.3\n")
+    return load_bot(write("bots/clarify.yaml", text), env={})
+
+
+async def test_an_unsure_question_is_clarified_and_the_pick_answered_without_a_model(write):
+    bot = clarifying_bot(write)
+    provider = ScriptedProvider([])
+    engine = Engine(bot, provider)
+    conversation = Conversation(bot.id)
+    asked = await engine.turn(conversation, "delivery")
+    assert asked.action == "clarify" and "shipping-times" in [o.id for o in asked.options]
+    assert "Did you mean" in asked.reply and "Or shall I get a person?" in asked.reply
+    number = [o.id for o in asked.options].index("shipping-times") + 1
+    answered = await engine.turn(conversation, str(number))
+    assert (answered.action, answered.citations) == ("answer", ["shipping-times"])
+    assert answered.reply == bot.snippets_by_id["shipping-times"].answer.strip() and provider.requests == []
+
+
+async def test_a_second_unsure_turn_or_asking_for_a_person_hands_off(write):
+    bot = clarifying_bot(write)
+    engine = Engine(bot, ScriptedProvider([]))
+    conversation = Conversation(bot.id)
+    assert (await engine.turn(conversation, "delivery")).action == "clarify"
+    twice = await engine.turn(conversation, "delivery please")
+    assert twice.handoff.rule == "unsure_twice"
+    other = Conversation(bot.id)
+    await engine.turn(other, "delivery")
+    assert (await engine.turn(other, "a person")).handoff.rule == "asked_for_person"
+
+
+async def test_a_bot_that_hands_off_when_unsure_does_not_ask(write):
+    from conftest import MINIMAL_BOT
+
+    text = MINIMAL_BOT.replace("  min_score: 0.0\n", "  min_score: 0.9\n  clarify_score: 0.3\n")
+    text = text.replace("  handoff_message:", "  when_unsure: handoff\n  handoff_message:")
+    bot = load_bot(write("bots/h.yaml", text), env={})
+    decision = await Engine(bot, ScriptedProvider([])).turn(Conversation(bot.id), "delivery")
+    assert decision.handoff.rule == "no_match"
+
+
+async def test_nothing_close_is_no_match_before_any_model_call(bot):
+    provider = ScriptedProvider([])
+    decision = await Engine(bot, provider).turn(Conversation(bot.id), "what's the weather in Paris?")
+    assert decision.handoff.rule == "no_match" and provider.requests == []
+    assert "no FAQ entry matches" in decision.handoff.detail and decision.handoff.reason.startswith("None of our help")

@@ -1,0 +1,71 @@
+"""Small talk is answered by the bot, never handed off; a greeting with a question is the question."""
+
+from __future__ import annotations
+
+import pytest
+
+from supportbot import Conversation, Engine
+from supportbot.smalltalk import SmallTalk, split_small_talk
+from supportbot.testing import ScriptedProvider
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("hi", SmallTalk.GREETING),
+        ("Hello there!", SmallTalk.GREETING),
+        ("Good morning", SmallTalk.GREETING),
+        ("thanks!", SmallTalk.THANKS),
+        ("Thank you so much!!", SmallTalk.THANKS),
+        ("hi, thanks!", SmallTalk.THANKS),
+        ("ok great", SmallTalk.ACKNOWLEDGEMENT),
+        ("👍", SmallTalk.ACKNOWLEDGEMENT),
+        ("bye", SmallTalk.GOODBYE),
+        ("thanks, that's all good", SmallTalk.GOODBYE),
+        ("are you a bot?", SmallTalk.BOT_QUESTION),
+        ("ｈｉ", SmallTalk.GREETING),
+    ],
+)
+def test_small_talk_is_recognised_by_its_kind(text, kind):
+    assert split_small_talk(text).small_talk == kind
+
+
+@pytest.mark.parametrize(
+    ("text", "question"),
+    [
+        ("hi, my tyre is flat, how much to fix it?", "my tyre is flat, how much to fix it?"),
+        ("Good morning! Do you ship to Canada?", "Do you ship to Canada?"),
+        ("Hey, what are your opening hours? Thanks!", "what are your opening hours"),
+    ],
+)
+def test_a_greeting_that_carries_a_question_is_the_question(text, question):
+    assert split_small_talk(text) == (split_small_talk(text).__class__(None, question))
+
+
+@pytest.mark.parametrize("text", ["thanks but where is my order", "ok so how do I return it", "hiking boots?", "no"])
+def test_small_talk_words_inside_a_question_leave_it_alone(text):
+    assert split_small_talk(text).small_talk is None and split_small_talk(text).question == text
+
+
+async def test_small_talk_needs_no_model_and_breaks_nothing(bot):
+    provider = ScriptedProvider([])  # any model call would fail the test
+    engine = Engine(bot, provider)
+    conversation = Conversation(bot.id)
+    decisions = [await engine.turn(conversation, text) for text in ("hi", "thanks!", "ok great", "are you a bot?")]
+    assert [d.action for d in decisions] == ["answer"] * 4 and provider.requests == []
+    assert [d.small_talk for d in decisions] == ["greeting", "thanks", "acknowledgement", "bot_question"]
+    assert decisions[0].reply == bot.config.small_talk.greeting
+    assert (conversation.state, conversation.bot_turns, conversation.unsure_streak) == ("bot_active", 0, 0)
+
+
+async def test_the_bot_file_overrides_the_replies(write):
+    from conftest import MINIMAL_BOT
+
+    from supportbot import load_bot
+
+    path = write("bots/b.yaml", MINIMAL_BOT + "small_talk:\n  greeting: Howdy! Ask me about your order.\n")
+    bot = load_bot(path, env={})
+    decision = await Engine(bot, ScriptedProvider([])).turn(Conversation(bot.id), "hello")
+    assert decision.reply == "Howdy! Ask me about your order."
