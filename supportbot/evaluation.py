@@ -15,15 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import textnorm
 from .bot import Bot
 from .config.loader import display_path
 from .conversation import Conversation
 from .decision import Decision
 from .engine import Engine
 from .errors import ConfigError, MessageRejected, Problem
-from .providers.base import DeltaCallback, ModelRequest, ModelResponse, Provider
 from .providers.offline import offline_reply
 from .retrieval import retriever_for
+from .smalltalk import split_small_talk
 
 __all__ = ["Example", "Outcome", "calibrate", "load_dataset", "run_eval", "summarize"]
 
@@ -110,34 +111,21 @@ def _overlap(a: str, b: str) -> float:
     return shared / max(len(set(a) | set(b)), 1)
 
 
-class _Recording:
-    """Passes calls through and remembers which snippets the last request offered."""
-
-    def __init__(self, inner: Provider) -> None:
-        self.inner = inner
-        self.offered: tuple[str, ...] = ()
-
-    async def complete(self, request: ModelRequest, on_delta: DeltaCallback | None = None) -> ModelResponse:
-        self.offered = tuple(c.snippet.id for c in request.candidates)
-        return await self.inner.complete(request, on_delta)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
-
 async def run_eval(
     engine: Engine, examples: Sequence[Example], progress: Callable[[int], None] | None = None
 ) -> list[Outcome]:
-    recorder = _Recording(engine.provider)
-    engine.provider = recorder
+    """Each example as a fresh one-turn conversation. The snippets `offered` are those
+    retrieval ranks for the prompt, whether or not the gate let a provider see them."""
+    top_k = engine.bot.config.knowledge.top_k
     outcomes = []
     for example in examples:
-        recorder.offered = ()
         try:
             decision = await engine.turn(Conversation(engine.bot.id), example.text)
         except MessageRejected as exc:
             decision = Decision(conversation_id="-", action="handoff", reply=str(exc))
-        outcomes.append(Outcome(example, decision, recorder.offered))
+        question = split_small_talk(textnorm.clean(example.text)).question
+        offered = tuple(c.snippet.id for c in engine.retriever.search(question, top_k))
+        outcomes.append(Outcome(example, decision, offered))
         if progress:
             progress(1)
     return outcomes

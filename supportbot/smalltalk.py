@@ -168,8 +168,10 @@ _SEPARATORS = r"[\s,.!?;:\-–—~)(]*"
 
 
 def _alternation(phrases: tuple[str, ...]) -> str:
-    words = sorted(phrases, key=len, reverse=True)  # the longest phrase first: "thank you so much"
-    return "|".join(r"\s+".join(re.escape(w) for w in p.split()) for p in words)
+    """One group matching any of the phrases as whole words (the longest first: "thank you
+    so much" before "thank you")."""
+    words = sorted(phrases, key=len, reverse=True)
+    return r"(?<!\w)(?:" + "|".join(r"\s+".join(re.escape(w) for w in p.split()) for p in words) + r")(?!\w)"
 
 
 _ALL = {kind: _alternation(phrases) for kind, phrases in _PHRASES.items()}

