@@ -46,7 +46,14 @@ def test_a_greeting_that_carries_a_question_is_the_question(text, question):
 
 @pytest.mark.parametrize(
     "text",
-    ["thanks but where is my order", "ok so how do I return it", "hiking boots?", "no", "why verify my identity", "account security"],
+    [
+        "thanks but where is my order",
+        "ok so how do I return it",
+        "hiking boots?",
+        "no",
+        "why verify my identity",
+        "account security",
+    ],
 )
 def test_small_talk_words_inside_a_question_leave_it_alone(text):
     assert split_small_talk(text).small_talk is None and split_small_talk(text).question == text
