@@ -130,6 +130,20 @@ _NEAR_DUPLICATE = 0.8
 _PAIRWISE_UP_TO = 3000
 
 
+_NO_QUESTIONS = (
+    "snippet '{id}' has no example questions: customers' wording is matched against its title only "
+    "(add three to five ways customers ask for it)"
+)
+_STOP_WORDS_ONLY = (
+    "snippet '{id}': the example question {question!r} has only common words, which the lexical engine "
+    "ignores, so it can never match (reword it, or use knowledge.engine: semantic)"
+)
+_NEAR_TWIN = (
+    "snippet '{id}': the example question {question!r} is nearly the same as {twin!r} of snippet "
+    "'{owner}'; the engine will confuse the two (make them differ, or merge the snippets)"
+)
+
+
 def snippet_warnings(snippets: Sequence[SnippetConfig], engine: str, origins: Mapping[str, str]) -> list[Problem]:
     """What silently breaks matching: a snippet without example questions, an example
     question no engine can match (only stop words, under the lexical engine), and example
@@ -144,32 +158,15 @@ def snippet_warnings(snippets: Sequence[SnippetConfig], engine: str, origins: Ma
     for snippet in snippets:
         where = _at(origins.get(snippet.id, ""))
         if not snippet.questions:
-            warnings.append(
-                where(
-                    f"snippet '{snippet.id}' has no example questions: customers' wording is matched "
-                    "against its title only (add three to five ways customers ask for it)"
-                )
-            )
+            warnings.append(where(_NO_QUESTIONS.format(id=snippet.id)))
         for question in snippet.questions:
             words = frozenset(terms(question))
             if not words and engine == "lexical":
-                warnings.append(
-                    where(
-                        f"snippet '{snippet.id}': the example question {question!r} has only common "
-                        "words, which the lexical engine ignores, so it can never match (reword it, "
-                        "or use knowledge.engine: semantic)"
-                    )
-                )
+                warnings.append(where(_STOP_WORDS_ONLY.format(id=snippet.id, question=question)))
                 continue
             twin = _near(words, seen, snippet.id, pairwise=near)
             if twin:
-                warnings.append(
-                    where(
-                        f"snippet '{snippet.id}': the example question {question!r} is nearly the same as "
-                        f"{twin[1]!r} of snippet '{twin[0]}'; the engine will confuse the two (make "
-                        "them differ, or merge the snippets)"
-                    )
-                )
+                warnings.append(where(_NEAR_TWIN.format(id=snippet.id, question=question, owner=twin[0], twin=twin[1])))
             if words:
                 seen.setdefault(words, (snippet.id, question))
     return warnings

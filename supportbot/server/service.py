@@ -134,15 +134,7 @@ class SupportService:
                 conversation_id, lease, create_for=bot_id if new else None, bot_id=bot_id, metadata=metadata
             )
             async with queued as (ticket, row, messages):
-                conversation = Conversation(
-                    bot_id,
-                    row.id,
-                    row.state,
-                    bot_turns=row.bot_turns,
-                    unsure_streak=row.unsure_streak,
-                    past=history_from(messages),
-                    clarifying=tuple(Option(**option) for option in row.clarifying),
-                )
+                conversation = _conversation(row, messages)
                 decision = await engine.turn(conversation, text, on_reply_delta=on_delta, option=option)
                 state = await self._save(row, conversation, decision, text, messages, ticket)
         except UnknownConversation:
@@ -279,3 +271,11 @@ def _turn_messages(engine: Engine, decision: Decision, text: str, *, with_reply:
             NewMessage("bot", decision.reply, counter.count_message({"role": "assistant", "content": decision.reply}))
         )
     return stored
+
+
+def _conversation(row: ConversationRow, messages: Sequence[MessageRow]) -> Conversation:
+    """A stored conversation as the engine sees it."""
+    return Conversation(
+        row.bot_id, row.id, row.state, bot_turns=row.bot_turns, unsure_streak=row.unsure_streak,
+        past=history_from(messages), clarifying=tuple(Option(**option) for option in row.clarifying),
+    )  # fmt: skip

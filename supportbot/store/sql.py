@@ -188,12 +188,9 @@ class SqlStore:
         clarifying: list[dict[str, str]] | None = None,
     ) -> ConversationState:  # fmt: skip
         """Store a finished turn, atomically, with its webhook, and let the next ticket of
-        the conversation run; returns the conversation's state afterwards.
-
-        The turn's own changes (state, counters, hand-off) are a compare-and-set on
-        `from_state`, the state the turn began in: if an agent moved the conversation
-        meanwhile (claimed or closed it), the agent's move stands and the turn's messages
-        are stored without them. `at` (default: now) stamps the messages and a hand-off."""
+        the conversation run; returns the conversation's state afterwards. The turn's own
+        changes are a compare-and-set on `from_state` (base.py); `at` (default: now) stamps
+        the messages and a hand-off."""
         now = at or utc_now()
         offered = clarifying or []
 
