@@ -141,7 +141,8 @@ class Engine:
     def _retrieve(self, question: str, earlier: list[str]) -> tuple[list[Candidate], Verdict]:
         """The snippets for the prompt, and whether the knowledge answers the question. A
         follow-up ("and for a whole year?") may only match with the message before it: when
-        the question alone does not, the two together are judged once more."""
+        the question alone does not, the two together are judged once more, and count when
+        they point at the snippet the question alone ranks first."""
         config = self.bot.config
         k, min_score, floor = config.knowledge.top_k, config.offline.min_score, config.offline.clarify_floor
         candidates = self.retriever.search(question, k, earlier)
@@ -150,8 +151,11 @@ class Engine:
             together = f"{earlier[-1]} {question}"
             joined = self.retriever.search(together, k)
             follow_up = judge_retrieval(joined, self.retriever.handoff_match(together), min_score, floor)
-            if follow_up.evidence == Evidence.MATCH:
-                return candidates, follow_up
+            own_best = max(candidates, key=lambda c: c.match, default=None)
+            # Only where the message itself leans the same way: "and can I skip one?" after
+            # a delivery question is about skipping, not about delivery times.
+            if follow_up.evidence == Evidence.MATCH and own_best and follow_up.options[0].snippet == own_best.snippet:
+                return joined, follow_up
         return candidates, verdict
 
     def _small_talk(self, conversation: Conversation, kind: SmallTalk, started: float) -> Decision:
@@ -247,6 +251,7 @@ class Engine:
             max_retries=config.model.max_retries,
             user_text=text,
             candidates=tuple(candidates),
+            gated=True,  # only asked when retrieval found a match (_answer)
         )
 
     def _reply_stream(self, candidates: list[Candidate], on_reply: DeltaCallback | None) -> DeltaCallback | None:

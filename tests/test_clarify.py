@@ -9,6 +9,7 @@ from supportbot import Conversation, Engine, load_bot
 from supportbot.clarify import PERSON, Evidence, judge_retrieval, read_pick
 from supportbot.config import SnippetConfig
 from supportbot.decision import Option
+from supportbot.providers.offline import OfflineProvider
 from supportbot.retrieval import Candidate
 from supportbot.testing import ScriptedProvider
 
@@ -102,3 +103,13 @@ async def test_nothing_close_is_no_match_before_any_model_call(bot):
     decision = await Engine(bot, provider).turn(Conversation(bot.id), "what's the weather in Paris?")
     assert decision.handoff.rule == "no_match" and provider.requests == []
     assert "no FAQ entry matches" in decision.handoff.detail and decision.handoff.reason.startswith("None of our help")
+
+
+async def test_a_follow_up_that_matches_only_with_the_message_before_it_is_answered(write):
+    bot = clarifying_bot(write)  # answers from a match of 0.9: "delivery" alone is unsure
+    engine = Engine(bot, OfflineProvider(bot, {}))
+    conversation = Conversation(bot.id)
+    first = await engine.turn(conversation, "How long does delivery take?")
+    assert first.citations == ["shipping-times"]
+    follow_up = await engine.turn(conversation, "delivery?")
+    assert (follow_up.action, follow_up.citations) == ("answer", ["shipping-times"])

@@ -38,7 +38,7 @@ def render_decision(decision: Decision) -> Text:
     text = Text()
     if decision.handoff:
         text.append("⇢ handed off to a person", style="bold yellow")
-        detail = f"; {decision.handoff.detail}" if decision.handoff.detail else ""
+        detail = f" — {decision.handoff.detail}" if decision.handoff.detail else ""
         text.append(f" (rule {decision.handoff.rule}: {decision.handoff.reason}{detail})\n", style="yellow")
     text.append("bot › ", style="bold green")
     text.append(decision.reply)

@@ -37,6 +37,9 @@ class ModelRequest:
     #: without a language model (offline). Model-backed providers read only `messages`.
     user_text: str = ""
     candidates: tuple[Candidate, ...] = field(default=())
+    #: True when retrieval has judged that the knowledge answers the message (the engine
+    #: asks a provider only then): a retrieval-only provider answers with the best snippet.
+    gated: bool = False
 
 
 @dataclass(frozen=True)

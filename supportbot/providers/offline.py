@@ -50,7 +50,14 @@ def offline_reply(
             reply="",
             handoff_reason=f"no FAQ entry matches this message well enough ({found}; needs {min_score:.2f})",
         )
-    span = (best.match - min_score) / (1 - min_score) if min_score < 1 else 1.0
+    return answer_with(best, min_score, threshold)
+
+
+def answer_with(best: Candidate, min_score: float, threshold: float) -> ModelReply:
+    """The snippet's own answer. Confidence is the match rescaled so that `min_score`
+    lands on the bot's confidence `threshold` (a follow-up that matched only together with
+    the message before it gets the threshold itself)."""
+    span = max(0.0, (best.match - min_score) / (1 - min_score)) if min_score < 1 else 1.0
     return ModelReply(
         action="answer",
         citations=[best.snippet.id],
@@ -66,9 +73,14 @@ class OfflineProvider:
         self.retriever = retriever_for(bot)
 
     async def complete(self, request: ModelRequest, on_delta: DeltaCallback | None = None) -> ModelResponse:
-        reply = offline_reply(
-            request.candidates, self.min_score, self.threshold, self.retriever.handoff_match(request.user_text)
-        )
+        # The engine asks only when retrieval found a match (clarify.judge_retrieval): answer
+        # with the best snippet. Called on its own, it judges like the engine would.
+        best = max(request.candidates, key=lambda c: c.match, default=None)
+        if best is not None and request.gated:
+            reply = answer_with(best, self.min_score, self.threshold)
+        else:
+            handoff_match = self.retriever.handoff_match(request.user_text)
+            reply = offline_reply(request.candidates, self.min_score, self.threshold, handoff_match)
         # The text a model would write: the pipeline checks it like any other.
         text = json.dumps(reply.model_dump(), ensure_ascii=False)
         if on_delta is not None:
