@@ -49,6 +49,15 @@ def customer(text: str, decision: dict | None = None) -> NewMessage:
     return NewMessage("customer", text, 5, decision=decision or {"action": "answer"})
 
 
+async def hand_off(store: Store, cid: str, **changes: object) -> str:
+    """Store a customer turn that handed the conversation to a person."""
+    turn: dict[str, object] = {
+        "from_state": "bot_active", "state": "awaiting_agent", "bot_turns": 0, "unsure_streak": 0,
+        "handoff": HandoffRecord("asks-for-human", "wants a person"),
+    }  # fmt: skip
+    return await store.save_turn(cid, [customer("human")], **{**turn, **changes})  # type: ignore[arg-type]
+
+
 async def test_migrations_are_versioned_and_running_them_again_changes_nothing(database_url, store):
     assert await store.schema_version() == len(MIGRATIONS)
     again = open_store(database_url)
@@ -282,15 +291,7 @@ async def test_a_waiting_ticket_behind_freed_ones_is_served_on_its_next_look(sto
 
 async def test_a_turn_that_did_not_change_the_state_does_not_undo_an_agents_claim(store):
     cid = await new_conversation(store)
-    await store.save_turn(
-        cid,
-        [customer("human")],
-        from_state="bot_active",
-        state="awaiting_agent",
-        bot_turns=0,
-        unsure_streak=0,
-        handoff=HandoffRecord("asks-for-human", "wants a person"),
-    )
+    await hand_off(store, cid)
     # A customer turn starts while the conversation waits for an agent...
     ticket, _, row, _ = await store.begin_turn(cid, "me", 30, 10)
     assert row.state == "awaiting_agent"
@@ -316,16 +317,7 @@ async def test_a_turn_that_did_not_change_the_state_does_not_undo_an_agents_clai
 async def test_a_hand_off_that_lost_its_race_writes_neither_state_nor_webhook(store):
     cid = await new_conversation(store)
     await store.transition(cid, ["bot_active"], "agent_active", "claim", agent="maria")
-    after = await store.save_turn(
-        cid,
-        [customer("human")],
-        from_state="bot_active",
-        state="awaiting_agent",
-        bot_turns=0,
-        unsure_streak=0,
-        handoff=HandoffRecord("asks-for-human", "r"),
-        webhook={"event": "handoff"},
-    )
+    after = await hand_off(store, cid, webhook={"event": "handoff"})
     row = await store.get_conversation(cid)
     assert (after, row.state, row.handoff_rule) == ("agent_active", "agent_active", None)
     assert await store.outbox() == []
@@ -333,15 +325,7 @@ async def test_a_hand_off_that_lost_its_race_writes_neither_state_nor_webhook(st
 
 async def test_a_customer_message_reopens_a_closed_conversation_to_the_bot(store):
     cid = await new_conversation(store)
-    await store.save_turn(
-        cid,
-        [customer("human")],
-        from_state="bot_active",
-        state="awaiting_agent",
-        bot_turns=4,
-        unsure_streak=1,
-        handoff=HandoffRecord("asks-for-human", "r"),
-    )
+    await hand_off(store, cid, bot_turns=4, unsure_streak=1)
     await store.transition(cid, ["awaiting_agent"], "agent_active", "claim", agent="maria")
     await store.transition(cid, ["agent_active"], "closed", "close")
     _, status, row, _ = await store.begin_turn(cid, "me", 30, 10)
