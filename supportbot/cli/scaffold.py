@@ -46,8 +46,16 @@ escalation:
     - id: low-confidence-streak
       description: Two unsure replies in a row.
       if_low_confidence_turns: 2
+  when_unsure: clarify                  # clarify: ask which answer they mean | handoff
   handoff_message: >
     I'm passing you to a member of our team. They will reply here shortly.
+
+offline:
+  min_score: 0.45                       # the match a message needs to be answered (0..1)
+  clarify_score: 0.3                    # from here up to min_score: ask "Did you mean ...?"
+
+small_talk:                             # the bot's own replies; no model call, never a hand-off
+  greeting: Hello! I'm the {title} assistant. What can I help you with?
 
 limits:
   max_message_chars: 4000
