@@ -35,6 +35,12 @@ def browser() -> Iterator[object]:
         launched.close()
 
 
+def say(page: object, text: str) -> None:
+    """The customer types a message and sends it."""
+    page.fill("[data-testid=text]", text)  # type: ignore[attr-defined]
+    page.click("[data-testid=send]")  # type: ignore[attr-defined]
+
+
 @pytest.fixture
 def server(tmp_path) -> Iterator[ServerProcess]:
     process = ServerProcess([str(REPO / "bots"), "--db", f"sqlite:///{tmp_path / 'pages.db'}"])
@@ -48,13 +54,9 @@ def test_handoff_agent_reply_release_and_the_bot_answers_again(browser, server, 
     customer.goto(server.url + "/")
     customer.select_option("[data-testid=bot]", "bean-there")
 
-    def say(text: str) -> None:
-        customer.fill("[data-testid=text]", text)
-        customer.click("[data-testid=send]")
-
-    say("How long does delivery take?")
+    say(customer, "How long does delivery take?")
     customer.wait_for_selector("text=Sources: delivery-times")
-    say("can I speak to a real person")
+    say(customer, "can I speak to a real person")
     customer.wait_for_selector("[data-testid=handoff-notice]")
     customer.wait_for_selector("[data-testid=state][data-state=awaiting_agent]")
 
@@ -76,7 +78,7 @@ def test_handoff_agent_reply_release_and_the_bot_answers_again(browser, server, 
     agent.click("[data-testid=resume]")
     agent.wait_for_selector("[data-testid=state][data-state=bot_active]")
     customer.wait_for_selector("[data-testid=state][data-state=bot_active]", timeout=15_000)
-    say("How should I store my coffee?")
+    say(customer, "How should I store my coffee?")
     customer.wait_for_selector("text=Sources: storing-coffee")
     bot_replies = customer.locator(".msg.bot .text").all_inner_texts()
     assert bot_replies[-1].startswith("Keep coffee in its resealable bag")
@@ -89,13 +91,9 @@ def test_small_talk_is_answered_and_a_clarification_is_picked_with_a_button(brow
     customer.goto(server.url + "/")
     customer.select_option("[data-testid=bot]", "bean-there")
 
-    def say(text: str) -> None:
-        customer.fill("[data-testid=text]", text)
-        customer.click("[data-testid=send]")
-
-    say("hi")
+    say(customer, "hi")
     customer.wait_for_selector(".msg.bot >> text=What can I help you with today?")
-    say("do you sell decaf?")
+    say(customer, "do you sell decaf?")
     customer.wait_for_selector("[data-testid=option]")
     customer.click("[data-testid=option] >> text=Whole bean or ground coffee")
     customer.wait_for_selector("text=Sources: grind-options")

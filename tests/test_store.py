@@ -49,13 +49,13 @@ def customer(text: str, decision: dict | None = None) -> NewMessage:
     return NewMessage("customer", text, 5, decision=decision or {"action": "answer"})
 
 
-async def hand_off(store: Store, cid: str, **changes: object) -> str:
+async def hand_off(store: Store, cid: str, text: str = "human", **changes: object) -> str:
     """Store a customer turn that handed the conversation to a person."""
     turn: dict[str, object] = {
         "from_state": "bot_active", "state": "awaiting_agent", "bot_turns": 0, "unsure_streak": 0,
         "handoff": HandoffRecord("asks-for-human", "wants a person"),
     }  # fmt: skip
-    return await store.save_turn(cid, [customer("human")], **{**turn, **changes})  # type: ignore[arg-type]
+    return await store.save_turn(cid, [customer(text)], **{**turn, **changes})  # type: ignore[arg-type]
 
 
 async def test_migrations_are_versioned_and_running_them_again_changes_nothing(database_url, store):
@@ -85,13 +85,11 @@ async def test_a_turn_is_stored_whole_with_ordered_messages_and_new_counters(sto
         handoff=None,
         webhook=None,
     )
-    await store.save_turn(
+    await hand_off(
+        store,
         cid,
-        [customer("bye")],
-        from_state="bot_active",
-        state="awaiting_agent",
+        "bye",
         bot_turns=1,
-        unsure_streak=0,
         handoff=HandoffRecord("asks-for-human", "wants a person"),
         webhook={"event": "handoff"},
     )
@@ -128,15 +126,8 @@ async def test_the_lifecycle_moves_only_along_allowed_transitions(store):
     cid = await new_conversation(store)
     with pytest.raises(IllegalTransition, match="conversation is bot_active; cannot claim"):
         await store.transition(cid, ["awaiting_agent"], "agent_active", "claim", agent="maria")
-    await store.save_turn(
-        cid,
-        [customer("human please")],
-        from_state="bot_active",
-        state="awaiting_agent",
-        bot_turns=3,
-        unsure_streak=1,
-        handoff=HandoffRecord("asks-for-human", "r"),
-        webhook=None,
+    await hand_off(
+        store, cid, "human please", bot_turns=3, unsure_streak=1, handoff=HandoffRecord("asks-for-human", "r")
     )
     claimed = await store.transition(cid, ["awaiting_agent"], "agent_active", "claim", agent="maria")
     assert (claimed.state, claimed.agent) == ("agent_active", "maria")
@@ -152,16 +143,7 @@ async def test_the_lifecycle_moves_only_along_allowed_transitions(store):
 async def test_the_queue_lists_the_longest_waiting_first(store):
     for cid in ("a", "b", "c"):
         await new_conversation(store, cid)
-        await store.save_turn(
-            cid,
-            [customer("help")],
-            from_state="bot_active",
-            state="awaiting_agent",
-            bot_turns=0,
-            unsure_streak=0,
-            handoff=HandoffRecord("r", "why"),
-            webhook=None,
-        )
+        await hand_off(store, cid, "help", handoff=HandoffRecord("r", "why"))
         await asyncio.sleep(0.01)
     await store.transition("b", ["awaiting_agent"], "agent_active", "claim", agent="x")
     assert [r.id for r in await store.handoffs("awaiting_agent")] == ["a", "c"]
@@ -236,16 +218,7 @@ async def test_concurrent_appends_never_share_a_sequence_number(store):
 
 async def test_a_webhook_is_claimed_by_one_sender_and_retried_until_delivered(database_url, store):
     cid = await new_conversation(store)
-    await store.save_turn(
-        cid,
-        [customer("x")],
-        from_state="bot_active",
-        state="awaiting_agent",
-        bot_turns=0,
-        unsure_streak=0,
-        handoff=HandoffRecord("r", "why"),
-        webhook={"event": "handoff", "n": 1},
-    )
+    await hand_off(store, cid, "x", handoff=HandoffRecord("r", "why"), webhook={"event": "handoff", "n": 1})
     other = open_store(database_url)
     await other.open()
     try:
@@ -341,15 +314,8 @@ async def test_the_queue_pages_with_a_cursor_in_waiting_order(store):
     ids = [f"c{i:02d}" for i in range(7)]
     for cid in ids:
         await new_conversation(store, cid)
-        await store.save_turn(
-            cid,
-            [customer("help")],
-            from_state="bot_active",
-            state="awaiting_agent",
-            bot_turns=0,
-            unsure_streak=0,
-            handoff=HandoffRecord("r", "why"),
-            at=f"2026-01-01T00:00:0{ids.index(cid) % 3}Z",
+        await hand_off(
+            store, cid, "help", handoff=HandoffRecord("r", "why"), at=f"2026-01-01T00:00:0{ids.index(cid) % 3}Z"
         )
     seen: list[str] = []
     after = None
