@@ -6,7 +6,7 @@ and with or without hand-off examples (the first 81 id-oos train rows, about thr
 uncovered intent), a bot is built under bench/results/few-shot/ and every line of
 valid.jsonl runs through the real engine as a one-turn conversation (offline provider).
 
-    python bench/few_shot.py [--k 3 5 10] [--engine semantic] [--clarify-band 0 0.1]
+    python bench/few_shot.py [--k 3 5 10] [--engine semantic] [--clarify-band 0 0.05]
 
 Prints one row per bot: in-scope answered right, resolved by clarifying, id-oos and ood-oos
 handed off, wrong answers (count and share of in-scope queries), the right snippet ranked

@@ -42,8 +42,9 @@ class Verdict:
 def judge_retrieval(
     candidates: Sequence[Candidate], handoff_match: float, min_score: float, clarify_score: float
 ) -> Verdict:
-    """How well the knowledge matches a message: `min_score` and above answers; from
-    `clarify_score` to it is unsure, offering the snippets in that band."""
+    """How well the knowledge matches a message. The best match answers when the evidence
+    reaches `min_score` and it clearly leads the runner-up; from `clarify_score` up the
+    bot is unsure, offering the plausible snippets; below, nothing matches."""
     ranked = sorted(candidates, key=lambda c: c.match, reverse=True)
     best = ranked[0] if ranked else None
     best_match = best.match if best else 0.0
@@ -51,15 +52,17 @@ def judge_retrieval(
         return Verdict(
             Evidence.HANDOFF_EXAMPLE, (), f"the message resembles a hand-off example (match {handoff_match:.2f})"
         )
-    if best is None or best_match < clarify_score:
-        found = f"best match {best.snippet.id} at {best_match:.2f}" if best else "no snippet shares a word with it"
+    level = max((c.evidence for c in ranked), default=0.0)
+    if best is None or level < clarify_score:
+        found = f"best match {best.snippet.id} at {level:.2f}" if best else "no snippet shares a word with it"
         detail = f"no FAQ entry matches this message well enough ({found}; needs {min_score:.2f})"
         return Verdict(Evidence.NO_MATCH, (), detail)
-    if best_match >= min_score:
-        return Verdict(Evidence.MATCH, (best,), f"{best.snippet.id} matches at {best_match:.2f}")
-    options = tuple(c for c in ranked if c.match >= clarify_score)[:MAX_OPTIONS]
-    shown = ", ".join(f"{c.snippet.id} {c.match:.2f}" for c in options)
-    return Verdict(Evidence.UNSURE, options, f"unsure between {shown} (answers from {min_score:.2f})")
+    if level >= min_score and best.clear:
+        return Verdict(Evidence.MATCH, (best,), f"{best.snippet.id} matches at {level:.2f}")
+    options = tuple(c for c in ranked if c is best or c.evidence >= clarify_score)[:MAX_OPTIONS]
+    shown = ", ".join(f"{c.snippet.id} {c.evidence:.2f}" for c in options)
+    why = f"answers from {min_score:.2f}" if level < min_score else "the best does not lead the others clearly"
+    return Verdict(Evidence.UNSURE, options, f"unsure between {shown} ({why})")
 
 
 def clarification_text(options: Sequence[Option]) -> str:

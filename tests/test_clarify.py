@@ -19,7 +19,7 @@ OPTIONS = [Option(id="opening-hours", title="Opening hours"), Option(id="book-re
 
 
 def candidate(snippet_id: str, match: float) -> Candidate:
-    return Candidate(SnippetConfig(id=snippet_id, title=snippet_id, answer="x"), match, match)
+    return Candidate(SnippetConfig(id=snippet_id, title=snippet_id, answer="x"), match, match, match)
 
 
 def test_retrieval_says_match_unsure_no_match_or_handoff_example():

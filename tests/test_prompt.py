@@ -6,7 +6,7 @@ from supportbot.retrieval import Candidate
 
 
 def candidate(id: str) -> Candidate:
-    return Candidate(SnippetConfig(id=id, title=f"Title {id}", answer=f"Answer {id}."), 1.0, 1.0)
+    return Candidate(SnippetConfig(id=id, title=f"Title {id}", answer=f"Answer {id}."), 1.0, 1.0, 1.0)
 
 
 def turn(user: str, bot: str, tokens: int) -> HistoryTurn:

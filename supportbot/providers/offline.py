@@ -11,6 +11,7 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from ..clarify import Evidence, judge_retrieval
 from ..decision import Usage
 from ..reply import ModelReply
 from ..retrieval import Candidate, retriever_for
@@ -25,39 +26,25 @@ __all__ = ["OfflineProvider", "offline_reply"]
 def offline_reply(
     candidates: tuple[Candidate, ...], min_score: float, threshold: float, handoff_match: float = 0.0
 ) -> ModelReply:
-    """The reply for the best candidate. Pure.
-
-    A message closer to one of the bot's hand-off examples than to any snippet is handed
-    off. Confidence is the match rescaled so that `min_score` lands on the bot's confidence
-    `threshold`: an offline answer always clears the bot's own bar, and is more confident
-    the better it matches.
-    """
+    """The reply for the best candidate, judged as the engine judges retrieval
+    (clarify.judge_retrieval, without a clarification band): an answer, or a hand-off that
+    says why. Pure."""
+    verdict = judge_retrieval(candidates, handoff_match, min_score, min_score)
+    if verdict.evidence == Evidence.MATCH:
+        return answer_with(verdict.options[0], min_score, threshold)
     best = max(candidates, key=lambda c: c.match, default=None)
-    if handoff_match > 0 and handoff_match >= (best.match if best else 0.0):
-        return ModelReply(
-            action="handoff",
-            citations=[],
-            confidence=round(handoff_match, 4),
-            reply="",
-            handoff_reason=f"the message resembles a hand-off example (match {handoff_match:.2f})",
-        )
-    if best is None or best.match < min_score:
-        found = f"best match {best.snippet.id} at {best.match:.2f}" if best else "no snippet shares a word with it"
-        return ModelReply(
-            action="handoff",
-            citations=[],
-            confidence=round(best.match if best else 0.0, 4),
-            reply="",
-            handoff_reason=f"no FAQ entry matches this message well enough ({found}; needs {min_score:.2f})",
-        )
-    return answer_with(best, min_score, threshold)
+    closeness = handoff_match if verdict.evidence == Evidence.HANDOFF_EXAMPLE else (best.evidence if best else 0.0)
+    return ModelReply(
+        action="handoff", citations=[], confidence=round(min(max(closeness, 0.0), 1.0), 4), reply="",
+        handoff_reason=verdict.detail,
+    )  # fmt: skip
 
 
 def answer_with(best: Candidate, min_score: float, threshold: float) -> ModelReply:
     """The snippet's own answer. Confidence is the match rescaled so that `min_score`
     lands on the bot's confidence `threshold` (a follow-up that matched only together with
     the message before it gets the threshold itself)."""
-    span = max(0.0, (best.match - min_score) / (1 - min_score)) if min_score < 1 else 1.0
+    span = max(0.0, (min(best.evidence, 1.0) - min_score) / (1 - min_score)) if min_score < 1 else 1.0
     return ModelReply(
         action="answer",
         citations=[best.snippet.id],

@@ -16,13 +16,19 @@ class Candidate:
     """A snippet put in the prompt, with how well it matched the customer's message.
 
     `score` ranks candidates for one query (the semantic engine puts its best match first
-    whatever its score); `match` (0..1) is comparable across queries, which is what the
-    offline provider thresholds on.
+    whatever its score); `match` (0..1) is how closely the message resembles the snippet,
+    comparable across queries and with the hand-off examples' match. `evidence` is the
+    match as the bot's thresholds read it (`offline.min_score`, `clarify_score`): the
+    semantic engine calibrates it per snippet (calibration.py), the lexical engine takes
+    the match as it is. `clear` is False on a best match that does not lead the runner-up
+    by as much as the bot needs to answer without asking.
     """
 
     snippet: SnippetConfig
     score: float
     match: float
+    evidence: float
+    clear: bool = True
 
 
 class Retriever(Protocol):

@@ -251,7 +251,7 @@ class KnowledgeIndex:
         # Ties keep index order: nlargest is stable, and dicts iterate in insertion order.
         best = heapq.nlargest(k, totals.items(), key=itemgetter(1))
         query_set = frozenset(query)
-        return [Candidate(self.snippets[doc], score, self.match(doc, query_set)) for doc, score in best]
+        return [Candidate(self.snippets[doc], score, m, m) for doc, score in best for m in [self.match(doc, query_set)]]
 
 
 class ExampleIndex:
