@@ -59,7 +59,7 @@ _RECENT = 256  # messages whose class scores are kept...
 _RECENT_FLOATS = 4_000_000  # ...within 32 MB
 _WORD = re.compile(r"(?u)\b\w\w+\b")
 _CALIBRATION_QUESTIONS = 12  # per snippet, left out one at a time (calibration.py)
-# With more example questions per snippet (hand-off examples included) than this, the
+# With more example questions per snippet than this, the
 # nearest probes cover customers' wording on their own: calibrating the banking bot built
 # from all ~120 questions per intent took in-scope answered right from 0.914 to 0.905.
 _CALIBRATED_UP_TO = 20
@@ -272,8 +272,9 @@ class SemanticIndex:
         bot as if they were customer messages, each leaving itself out (calibration.py)."""
         import numpy as np
 
-        questions = len(self.texts) - len(self.classes)  # less a title per class
-        if not self.snippets or questions > _CALIBRATED_UP_TO * len(self.snippets):
+        # Probes of the snippets, less a title each; hand-off examples do not count.
+        questions = len(self.texts) - (self.counts[-1] if self.has_handoff_examples else 0) - len(self.snippets)
+        if not questions or questions > _CALIBRATED_UP_TO * len(self.snippets):
             return uncalibrated(len(self.snippets))
         # A class's first probe is its title (_probes); the hand-off class is not calibrated.
         rows = [
@@ -282,8 +283,6 @@ class SemanticIndex:
             for row in range(start + 1, start + min(count, _CALIBRATION_QUESTIONS + 1))
         ]
         owner = np.repeat(np.arange(len(self.classes)), self.counts)[rows]
-        if not rows:
-            return calibrate(np.zeros((0, self.handoff_class)), owner, np.zeros((0, self.handoff_class)), min_score)
         selected = np.array(rows)
         dense = (self.vectors[selected] @ self.vectors.T).astype(np.float64)
         lexical = np.array([self.ngrams.similarities(self.texts[row]) for row in rows], dtype=np.float64)
