@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -85,3 +86,24 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.kill()
         return self.process.stdout.read() if self.process.stdout else ""
+
+
+def sse_events(chunks: Iterable[str]) -> Iterator[tuple[str, object]]:
+    """(event name, data) of each named server-sent event, as the chunks arrive."""
+    buffer = ""
+    for chunk in chunks:
+        buffer += chunk
+        while "\n\n" in buffer:
+            block, buffer = buffer.split("\n\n", 1)
+            name = next((line[7:] for line in block.splitlines() if line.startswith("event: ")), None)
+            data = "".join(line[6:] for line in block.splitlines() if line.startswith("data: "))
+            if name:
+                yield name, json.loads(data)
+
+
+def stream_turn(client: TestClient, text: str, bot: str = "test-shop") -> list[tuple[str, object]]:
+    """One customer message sent asking for a stream: every event the server sent."""
+    with client.stream(
+        "POST", f"/v1/bots/{bot}/messages", json={"text": text}, headers={"Accept": "text/event-stream"}
+    ) as response:
+        return list(sse_events(response.iter_text()))

@@ -8,7 +8,7 @@ import time
 
 import pytest
 from conftest import MINIMAL_BOT
-from server_helpers import client_for
+from server_helpers import client_for, stream_turn
 
 from supportbot.testing import Drop, FakeOpenAI, Reply, Status
 
@@ -123,14 +123,8 @@ def test_a_stream_that_stops_half_way_shows_no_half_reply(tmp_path, write):
         bot = write("bots/model.yaml", bot_text())
         with client_for(tmp_path, bots=[str(bot)], env={"OPENAI_BASE_URL": server.url}) as client:
             server.script(*[Reply(GOOD, cut_stream=True)] * 3)
-            with client.stream(
-                "POST",
-                "/v1/bots/test-shop/messages",
-                json={"text": "Where is my package?"},
-                headers={"Accept": "text/event-stream"},
-            ) as response:
-                body = "".join(response.iter_text())
-    decision = json.loads(body.split("event: decision\ndata: ", 1)[1].split("\n", 1)[0])
+            events = stream_turn(client, "Where is my package?")
+    [decision] = [data for name, data in events if name == "decision"]
     assert decision["action"] == "handoff" and decision["handoff"]["rule"] == "model_unavailable"
     assert decision["reply"] == "A person will take over."
 

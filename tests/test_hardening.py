@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 from conftest import MINIMAL_BOT, REPO
-from server_helpers import ServerProcess, client_for
+from server_helpers import ServerProcess, client_for, stream_turn
 
 from supportbot.config.loader import display_path
 from supportbot.testing import FakeOpenAI, Reply
@@ -190,18 +190,6 @@ def model_client(write, tmp_path, server, **replace):
     return client_for(tmp_path, bots=[str(write("bots/model.yaml", text))])
 
 
-def stream(client, text):
-    with client.stream(
-        "POST", "/v1/bots/test-shop/messages", json={"text": text}, headers={"Accept": "text/event-stream"}
-    ) as response:
-        body = "".join(response.iter_text())
-    events = []
-    for block in body.strip().split("\n\n"):
-        lines = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
-        events.append((lines.get("event"), json.loads(lines["data"])))
-    return events
-
-
 def test_an_answer_citing_a_snippet_that_does_not_exist_is_handed_off_and_never_streamed(write, tmp_path):
     invented = json.dumps(
         {
@@ -215,7 +203,7 @@ def test_an_answer_citing_a_snippet_that_does_not_exist_is_handed_off_and_never_
     with FakeOpenAI() as server, model_client(write, tmp_path, server) as client:
         server.script(Reply(invented), Reply(invented))
         plain = post(client, "Do you ship to Mars?", bot="test-shop").json()
-        events = stream(client, "Do you ship to Mars?")
+        events = stream_turn(client, "Do you ship to Mars?")
     assert plain["action"] == "handoff" and plain["handoff"]["rule"] == "unknown_citations"
     assert [name for name, _ in events] == ["decision"] and events[0][1]["handoff"]["rule"] == "unknown_citations"
 
@@ -224,7 +212,7 @@ def test_streamed_text_never_exceeds_the_reply_limit(write, tmp_path):
     long = json.dumps({"action": "answer", "citations": ["track-order"], "confidence": 0.9, "reply": "x" * 5000})
     with FakeOpenAI() as server, model_client(write, tmp_path, server) as client:
         server.script(Reply(long), Reply(long))
-        events = stream(client, "Where is my package?")
+        events = stream_turn(client, "Where is my package?")
     streamed = "".join(data["text"] for name, data in events if name == "delta")
     assert len(streamed) <= 4000 and events[-1][1]["handoff"]["rule"] == "invalid_model_output"
 

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 from conftest import MINIMAL_BOT
-from server_helpers import client_for
+from server_helpers import client_for, sse_events, stream_turn
 
 from supportbot.testing import FakeOpenAI, Reply
 
@@ -173,13 +173,7 @@ def test_streaming_sends_reply_deltas_then_the_decision(tmp_path, write):
         bot = write("bots/model.yaml", MINIMAL_BOT)
         with client_for(tmp_path, bots=[str(bot)], env={"OPENAI_BASE_URL": server.url}) as client:
             server.script(Reply(GOOD))
-            with client.stream(
-                "POST",
-                "/v1/bots/test-shop/messages",
-                json={"text": "Where is my package?"},
-                headers={"Accept": "text/event-stream"},
-            ) as response:
-                events = _events(response.iter_text())
+            events = stream_turn(client, "Where is my package?")
     deltas = [data["text"] for name, data in events if name == "delta"]
     [decision] = [data for name, data in events if name == "decision"]
     assert len(deltas) > 1 and "".join(deltas) == 'Open "My Orders" to see the tracking link.'
@@ -193,13 +187,7 @@ def test_streaming_never_shows_text_that_fails_validation(tmp_path, write):
             server.script(
                 Reply('{"action": "handoff", "reply": "secret internal note", "confidence": 0.9, "citations": []}')
             )
-            with client.stream(
-                "POST",
-                "/v1/bots/test-shop/messages",
-                json={"text": "Where is my package?"},
-                headers={"Accept": "text/event-stream"},
-            ) as response:
-                events = _events(response.iter_text())
+            events = stream_turn(client, "Where is my package?")
     assert [name for name, _ in events] == ["decision"]
     assert events[0][1]["reply"] == "A person will take over." and events[0][1]["handoff"]["rule"] == "model_requested"
 
@@ -211,7 +199,7 @@ def test_customer_events_stream_carries_agent_replies(tmp_path):
         client.post(f"/v1/conversations/{cid}/agent-messages", json={"text": "Hi, Maria here."})
         with client.stream("GET", f"/v1/conversations/{cid}/events", params={"after": 2}) as response:
             events = []
-            for name, data in _events_iter(response.iter_text()):
+            for name, data in sse_events(response.iter_text()):
                 events.append((name, data))
                 if name == "message":
                     break
@@ -223,19 +211,3 @@ def test_customer_events_stream_carries_agent_replies(tmp_path):
         "author": "maria",
         "at": None,
     }
-
-
-def _events_iter(chunks):
-    buffer = ""
-    for chunk in chunks:
-        buffer += chunk
-        while "\n\n" in buffer:
-            block, buffer = buffer.split("\n\n", 1)
-            name = next((line[7:] for line in block.splitlines() if line.startswith("event: ")), None)
-            data = "".join(line[6:] for line in block.splitlines() if line.startswith("data: "))
-            if name:
-                yield name, json.loads(data)
-
-
-def _events(chunks):
-    return list(_events_iter(chunks))
