@@ -58,7 +58,8 @@ _FAST_FROM = 1000
 _RECENT = 256  # messages whose class scores are kept...
 _RECENT_FLOATS = 4_000_000  # ...within 32 MB
 _WORD = re.compile(r"(?u)\b\w\w+\b")
-_CALIBRATION_QUESTIONS = 12  # per snippet, left out one at a time (calibration.py)
+_CALIBRATION_QUESTIONS = 12  # per snippet, left out one at a time (calibration.py)...
+_CALIBRATION_ROWS = 3000  # ...and in all, which bounds the time a large bot takes to load
 # With more example questions per snippet than this, the
 # nearest probes cover customers' wording on their own: calibrating the banking bot built
 # from all ~120 questions per intent took in-scope answered right from 0.914 to 0.905.
@@ -241,12 +242,11 @@ class SemanticIndex:
         import numpy as np
 
         self.snippets = tuple(snippets)
-        handoff = len(self.snippets)  # the hand-off examples are one more class
+        self.handoff_class = len(self.snippets)  # the hand-off examples are one more class
         self.texts, owners = _probes(self.snippets, handoff_examples)
         # Probes come grouped by class, so that per-class maxima are one reduceat each.
         self.classes, self.starts = np.unique(np.array(owners, dtype=np.int64), return_index=True)
         self.counts = np.diff(np.append(self.starts, len(owners)))
-        self.handoff_class = handoff
         self.has_handoff_examples = bool(handoff_examples)
         self.encode = encode
         passages = [_passage(s) for s in self.snippets]
@@ -259,7 +259,7 @@ class SemanticIndex:
         # message, and the next turns ask again for it as history. Bounded in bytes, since a
         # row is two floats per snippet.
         self._recent: OrderedDict[str, tuple[NDArray[np.float64], NDArray[np.float64]]] = OrderedDict()
-        self._recent_size = max(2, min(_RECENT, _RECENT_FLOATS // (2 * handoff + 1)))
+        self._recent_size = max(2, min(_RECENT, _RECENT_FLOATS // (2 * self.handoff_class + 1)))
         self.ngrams = NgramIndex(self.texts)
         self.fast: Encode | None = None
         if fit_fast is not None and len(self.texts) >= _FAST_FROM:
@@ -268,29 +268,33 @@ class SemanticIndex:
         self.calibration = self._calibrate(min_score)
 
     def _calibrate(self, min_score: float) -> Calibration:
-        """Each snippet's example questions (up to a dozen), matched with the rest of the
-        bot as if they were customer messages, each leaving itself out (calibration.py)."""
+        """Each snippet's example questions (up to a dozen, and 3,000 in all), matched with
+        the rest of the bot as if they were customer messages, each leaving itself out
+        (calibration.py)."""
         import numpy as np
 
         # Probes of the snippets, less a title each; hand-off examples do not count.
         questions = len(self.texts) - (self.counts[-1] if self.has_handoff_examples else 0) - len(self.snippets)
         if not questions or questions > _CALIBRATED_UP_TO * len(self.snippets):
             return uncalibrated(len(self.snippets))
+        each = max(2, min(_CALIBRATION_QUESTIONS, _CALIBRATION_ROWS // len(self.snippets)))
         # A class's first probe is its title (_probes); the hand-off class is not calibrated.
-        rows = [
-            row
-            for start, count in zip(self.starts[: self.handoff_class], self.counts, strict=False)
-            for row in range(start + 1, start + min(count, _CALIBRATION_QUESTIONS + 1))
-        ]
-        owner = np.repeat(np.arange(len(self.classes)), self.counts)[rows]
-        selected = np.array(rows)
-        dense = (self.vectors[selected] @ self.vectors.T).astype(np.float64)
-        lexical = np.array([self.ngrams.similarities(self.texts[row]) for row in rows], dtype=np.float64)
-        dense[np.arange(len(rows)), selected] = lexical[np.arange(len(rows)), selected] = -np.inf
+        rows = np.array(
+            [
+                row
+                for start, count in zip(self.starts[: self.handoff_class], self.counts, strict=False)
+                for row in range(start + 1, start + min(count, each + 1))
+            ][:_CALIBRATION_ROWS]
+        )
         scores = np.zeros((len(rows), self.handoff_class + 1))
-        scores[:, self.classes] = _blend(self._nearest(dense), self._nearest(lexical))
-        passages = (self.vectors[selected] @ self.passage_vectors.T).astype(np.float64)
-        return calibrate(scores[:, : self.handoff_class], self.classes[owner], passages, min_score)
+        for chunk in np.array_split(np.arange(len(rows)), max(1, len(rows) // 256)):
+            dense = (self.vectors[rows[chunk]] @ self.vectors.T).astype(np.float64)
+            lexical = np.array([self.ngrams.similarities(self.texts[row]) for row in rows[chunk]], dtype=np.float64)
+            dense[np.arange(len(chunk)), rows[chunk]] = lexical[np.arange(len(chunk)), rows[chunk]] = -np.inf
+            scores[chunk[:, None], self.classes] = _blend(self._nearest(dense), self._nearest(lexical))
+        owner = self.classes[np.repeat(np.arange(len(self.classes)), self.counts)[rows]]
+        passages = (self.vectors[rows] @ self.passage_vectors.T).astype(np.float64)
+        return calibrate(scores[:, : self.handoff_class], owner, passages, min_score)
 
     def class_scores(self, text: str) -> NDArray[np.float64]:
         """0..1 per class (one per snippet, then hand-off; absent classes score 0)."""
