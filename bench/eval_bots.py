@@ -168,7 +168,7 @@ def main() -> None:
         "--engine",
         choices=sorted(MIN_SCORE),
         default="semantic",
-        help="retrieval engine of both bots (semantic needs supportbot[semantic])",
+        help="retrieval engine of both bots",
     )
     args = parser.parse_args()
     if not (args.datasets / "banking77_oos" / "train.jsonl").exists():

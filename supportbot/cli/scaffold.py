@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..config.format import IDENTIFIER, bot_json_schema
 from ..config.loader import load_bot
+from ..retrieval.encoder import DEFAULT_MODEL, missing_requirement
 
 __all__ = ["SCHEMA_FILE", "scaffold_bot"]
 
@@ -35,6 +36,7 @@ knowledge:
     - ../knowledge/{name}/*.yaml
     - ../knowledge/{name}/*.md
   top_k: 4
+  engine: semantic                      # semantic (the default: understands paraphrases) | lexical
 
 escalation:
   confidence_threshold: 0.55
@@ -51,8 +53,9 @@ escalation:
     I'm passing you to a member of our team. They will reply here shortly.
 
 offline:
-  min_score: 0.45                       # the match a message needs to be answered (0..1)
-  clarify_score: 0.3                    # from here up to min_score: ask "Did you mean ...?"
+  min_score: 0.45                       # the match a message needs to be answered (0..1); raise it if
+                                        # the bot answers questions it should not
+  clarify_score: 0.35                   # from here up to min_score: ask "Did you mean ...?"
 
 small_talk:                             # the bot's own replies; no model call, never a hand-off
   greeting: Hello! I'm the {title} assistant. What can I help you with?
@@ -108,5 +111,6 @@ def scaffold_bot(name: str, directory: Path) -> list[Path]:
     for path, text in files.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
-    load_bot(bot_file)  # what init writes must load; a ConfigError here is our bug
+    if missing_requirement(DEFAULT_MODEL) is None:  # else `init` says how to install it
+        load_bot(bot_file)  # what init writes must load; a ConfigError here is our bug
     return list(files)

@@ -10,7 +10,7 @@ probes, once, keeps every thread.
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from typing import Any
 
 __all__ = ["one_thread"]
@@ -21,10 +21,8 @@ _controller: Any = None
 def one_thread() -> AbstractContextManager[Any]:
     """A context in which BLAS (OpenBLAS, MKL, BLIS) runs on the calling thread only."""
     global _controller
-    try:
-        from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
-    except ImportError:  # the semantic extra brings it; without it, only speed differs
-        return nullcontext()
+    from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
+
     if _controller is None:
         # Scanning the loaded libraries takes milliseconds: once per process. NumPy is
         # loaded by then, as the caller has a model or vectors in hand.

