@@ -216,6 +216,11 @@ class Limits(_Strict):
     )
 
 
+#: offline.min_score's default with the lexical engine (0.55 with the semantic one): the
+#: engines score on different scales (BotConfig sets it).
+LEXICAL_MIN_SCORE = 0.45
+
+
 class OfflineSettings(_Strict):
     """How well the knowledge must match a message for the bot to answer it (with either
     provider: below these, the model is not asked)."""
@@ -284,10 +289,6 @@ class BotConfig(_Strict):
         if lexical and (offline is None or (isinstance(offline, dict) and "min_score" not in offline)):
             return {**data, "offline": {**(offline or {}), "min_score": LEXICAL_MIN_SCORE}}
         return data
-
-
-#: offline.min_score's default with the lexical engine (0.55 with the semantic one).
-LEXICAL_MIN_SCORE = 0.45
 
 
 def bot_json_schema() -> dict[str, Any]:

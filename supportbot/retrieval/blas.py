@@ -21,9 +21,9 @@ _controller: Any = None
 def one_thread() -> AbstractContextManager[Any]:
     """A context in which BLAS (OpenBLAS, MKL, BLIS) runs on the calling thread only."""
     global _controller
-    from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
-
     if _controller is None:
+        from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
+
         # Scanning the loaded libraries takes milliseconds: once per process. NumPy is
         # loaded by then, as the caller has a model or vectors in hand.
         _controller = ThreadpoolController()
