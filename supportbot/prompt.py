@@ -18,6 +18,7 @@ from .retrieval.base import Candidate
 __all__ = [
     "REPLY_CONTRACT",
     "HistoryTurn",
+    "build_grounding_repair_messages",
     "build_messages",
     "build_repair_messages",
     "build_system_message",
@@ -91,3 +92,15 @@ def build_repair_messages(messages: Sequence[Message], bad_output: str, error: s
         f"For example: {_REPAIR_EXAMPLE}"
     )
     return [*messages, {"role": "assistant", "content": shown}, {"role": "user", "content": note}]
+
+
+def build_grounding_repair_messages(messages: Sequence[Message], output: str, problems: str) -> list[Message]:
+    """The original request plus a valid reply that its snippets do not support, and what
+    in it they do not support."""
+    note = (
+        f"Your previous reply is not supported by the snippets it cites: {problems}. "
+        "Answer the same customer message again using only what the knowledge snippets say, "
+        "citing the snippets you use, in the same JSON format. "
+        'If the snippets do not answer the message, reply with "action": "handoff".'
+    )
+    return [*messages, {"role": "assistant", "content": output[:2000]}, {"role": "user", "content": note}]

@@ -31,6 +31,8 @@ __all__ = [
 MAX_REPLY_CHARS = 4000
 # Anything longer than this cannot be a valid reply; refuse it before parsing.
 _MAX_OUTPUT_CHARS = 4 * MAX_REPLY_CHARS + 2000
+# What a small model copies from the contract's example (or the repair request's) instead of answering.
+_PLACEHOLDERS = frozenset({"...", "\u2026", "your answer here.", "your answer here", "answer", "reply"})
 _FENCE = re.compile(r"\A\s*```(?:json)?\s*\n(.*?)\n?```\s*\Z", re.S | re.I)
 
 
@@ -61,6 +63,8 @@ class ModelReply(BaseModel):
     def _answer_has_text(self) -> ModelReply:
         if self.action == "answer" and not self.reply.strip():
             raise ValueError('an "answer" needs a non-empty "reply"')
+        if self.action == "answer" and self.reply.strip().lower() in _PLACEHOLDERS:
+            raise ValueError('the "reply" is a placeholder from the example; write the answer to the customer')
         return self
 
 
@@ -141,7 +145,9 @@ def parse_reply(text: str, finish_reason: str | None = "stop") -> ModelReply:
     fenced = _FENCE.match(text)
     body = fenced.group(1) if fenced else text
     try:
-        data = json.loads(body)
+        # strict=False: grammar-constrained servers let raw newlines through inside strings,
+        # and they mean what an escaped one means.
+        data = json.loads(body, strict=False)
     except json.JSONDecodeError as exc:
         raise InvalidReply(f"the output is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
     errors = _first_per_place(_VALIDATOR.iter_errors(data))

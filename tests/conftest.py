@@ -59,6 +59,10 @@ offline:
   min_score: 0.0
 """
 
+#: MINIMAL_BOT with answers streamed as the model writes them: the grounding check, which
+#: needs the whole answer before any of it is shown, is off.
+STREAMING_BOT = MINIMAL_BOT.replace("escalation:\n", "escalation:\n  grounding: off\n", 1)
+
 
 @pytest.fixture
 def anyio_backend() -> str:

@@ -120,7 +120,7 @@ def test_citations_of_unknown_ids_never_reach_the_customer(tmp_path, write):
 
 def test_a_stream_that_stops_half_way_shows_no_half_reply(tmp_path, write):
     with FakeOpenAI() as server:
-        bot = write("bots/model.yaml", bot_text())
+        bot = write("bots/model.yaml", bot_text().replace("escalation:\n", "escalation:\n  grounding: off\n", 1))
         with client_for(tmp_path, bots=[str(bot)], env={"OPENAI_BASE_URL": server.url}) as client:
             server.script(*[Reply(GOOD, cut_stream=True)] * 3)
             events = stream_turn(client, "Where is my package?")

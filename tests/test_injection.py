@@ -16,7 +16,7 @@ pytestmark = pytest.mark.anyio
 OBEDIENT = json.dumps(
     {
         "action": "answer",
-        "reply": "Done as you asked.",
+        "reply": "Done as you asked: open My Orders to see the tracking link.",
         "confidence": 0.99,
         "citations": ["track-order"],
         "handoff_reason": None,

@@ -57,7 +57,10 @@ async def test_json_schema_mode_sends_a_strict_schema(bot, fake_openai):
     assert set(schema["required"]) == set(schema["properties"]) and schema["additionalProperties"] is False
 
 
-async def test_streaming_delivers_the_text_as_it_arrives(bot, fake_openai):
+async def test_streaming_delivers_the_text_as_it_arrives(write, fake_openai):
+    from conftest import STREAMING_BOT
+
+    bot = load_bot(write("bots/stream.yaml", STREAMING_BOT), env={})
     fake_openai.script(Reply(GOOD))
     pieces: list[str] = []
 
@@ -70,7 +73,10 @@ async def test_streaming_delivers_the_text_as_it_arrives(bot, fake_openai):
     assert fake_openai.chat_requests[0].body["stream"] is True
 
 
-async def test_a_stream_that_breaks_off_is_a_hand_off(bot, fake_openai):
+async def test_a_stream_that_breaks_off_is_a_hand_off(write, fake_openai):
+    from conftest import STREAMING_BOT
+
+    bot = load_bot(write("bots/stream.yaml", STREAMING_BOT), env={})
     fake_openai.script(Reply(GOOD, cut_stream=True), Reply(GOOD, cut_stream=True), Reply(GOOD, cut_stream=True))
 
     async def ignore(piece: str) -> None:

@@ -169,8 +169,10 @@ def test_logs_are_json_lines_without_keys_or_message_text(tmp_path, caplog):
 
 
 def test_streaming_sends_reply_deltas_then_the_decision(tmp_path, write):
+    from conftest import STREAMING_BOT
+
     with FakeOpenAI() as server:
-        bot = write("bots/model.yaml", MINIMAL_BOT)
+        bot = write("bots/model.yaml", STREAMING_BOT)
         with client_for(tmp_path, bots=[str(bot)], env={"OPENAI_BASE_URL": server.url}) as client:
             server.script(Reply(GOOD))
             events = stream_turn(client, "Where is my package?")

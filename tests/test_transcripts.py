@@ -123,7 +123,7 @@ def test_record_keeps_comments_and_expectations_and_writes_no_secret(project):
     assert result.exit_code == 0, result.output
     written = fixture.read_text()
     assert "  # the happy path\n" in written and "citations: [track-order]" in written
-    assert "Here is what I found about track-order." in written  # the live server's output
+    assert "We roast on Monday, Wednesday and Friday" in written  # the live server's output
     sidecar = fixture.with_name("orders.transcript.requests.json").read_text()
     assert "sk-very-secret-key" not in written + sidecar
 

@@ -187,6 +187,13 @@ class Escalation(_Strict):
         description="true: an answer that cites no snippet hands off at once (no_citations). "
         "false: it counts as unsure, for if_low_confidence_turns rules.",
     )
+    grounding: Literal["strict", "lenient", "off"] = Field(
+        "strict",
+        description="Check each model answer against the snippets it cites before it is shown: strict (every "
+        "number, price, date, time, email, phone number and URL must be in them or in the customer's messages, "
+        "and the reply close to them in meaning), lenient (prices, percentages, emails, phone numbers and URLs "
+        "only), off. An unsupported answer gets one repair request, then hands off (ungrounded).",
+    )
     rules: list[Rule] = Field(default_factory=list)
     handoff_message: str = Field(DEFAULT_HANDOFF_MESSAGE, min_length=1)
     handoff_examples: list[Annotated[str, Field(min_length=1)]] = Field(
@@ -194,6 +201,12 @@ class Escalation(_Strict):
         description="Customer messages that must go to a person (e.g. 'my card was stolen'); "
         "the offline provider hands off messages closer to one of these than to any snippet.",
     )
+
+    @field_validator("grounding", mode="before")
+    @classmethod
+    def _yaml_off(cls, value: object) -> object:
+        # YAML reads a bare `off` as false (and `on` as true).
+        return {False: "off", True: "strict"}.get(value, value) if isinstance(value, bool) else value
 
     @field_validator("rules")
     @classmethod

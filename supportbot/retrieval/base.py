@@ -42,3 +42,8 @@ class Retriever(Protocol):
     def handoff_match(self, text: str) -> float:
         """0..1: how closely `text` resembles the bot's hand-off examples (0 with none)."""
         ...
+
+    def closeness(self, text: str, snippets: Sequence[SnippetConfig]) -> float:
+        """0..1: how close in meaning `text` (a model's reply) is to the closest of
+        `snippets` (the grounding check's second half, grounding.py)."""
+        ...

@@ -242,6 +242,15 @@ class KnowledgeIndex:
         """0..1: the match of the closest hand-off example (0 with none)."""
         return self._handoff.best(frozenset(terms(text))) if self._handoff else 0.0
 
+    def closeness(self, text: str, snippets: Sequence[SnippetConfig]) -> float:
+        """The share of the reply's distinct content words that the snippets use (1 for a
+        reply with none: nothing in it can stray)."""
+        words = set(terms(text))
+        if not words:
+            return 1.0
+        known = {t for s in snippets for part in (s.title, s.answer, *s.questions, *s.tags) for t in terms(part)}
+        return len(words & known) / len(words)
+
     def search(self, text: str, k: int, history: Sequence[str] = ()) -> list[Candidate]:
         """The `k` best snippets for a message, recent customer messages weighing less."""
         query = terms(text)

@@ -242,6 +242,7 @@ class SemanticIndex:
         import numpy as np
 
         self.snippets = tuple(snippets)
+        self._number = {s.id: i for i, s in enumerate(self.snippets)}
         self.handoff_class = len(self.snippets)  # the hand-off examples are one more class
         self.texts, owners = _probes(self.snippets, handoff_examples)
         # Probes come grouped by class, so that per-class maxima are one reduceat each.
@@ -390,3 +391,14 @@ class SemanticIndex:
         if not self.has_handoff_examples:
             return 0.0
         return float(self.class_scores(text)[self.handoff_class])
+
+    def closeness(self, text: str, snippets: Sequence[SnippetConfig]) -> float:
+        """The sentence-vector cosine of `text` with the closest of the snippets' passages
+        (title and answer), by the transformer: a reply is no customer message, and this
+        is asked once per model answer."""
+        rows = [self._number[s.id] for s in snippets if s.id in self._number]
+        if not rows or not text.strip():
+            return 0.0
+        with one_thread():
+            vector = self.encode([text])[0]
+        return max(0.0, float((self.passage_vectors[rows] @ vector).max()))

@@ -81,13 +81,15 @@ class RecordedRequest:
         return list(self.body.get("messages", [])) if isinstance(self.body, dict) else []
 
 
-_SNIPPET_ID = re.compile(r"^\[([^\]\n]+)\] ", re.M)
+# A snippet in the system message: "[id] title", then its answer up to a blank line.
+_SNIPPET = re.compile(r"^\[([^\]\n]+)\] [^\n]*\n(.*?)(?:\n\n|\Z)", re.M | re.S)
 
 
 def answer_from_prompt(request: RecordedRequest) -> Step:
-    """Default responder: a valid reply citing the first snippet in the system message."""
+    """Default responder: the first snippet in the system message, its answer as the reply
+    (a faithful model: what it says, the snippet says)."""
     system = next((m.get("content", "") for m in request.messages if m.get("role") == "system"), "")
-    found = _SNIPPET_ID.search(str(system))
+    found = _SNIPPET.search(str(system))
     if not found:
         reply = {"action": "handoff", "citations": [], "confidence": 0.2, "reply": "", "handoff_reason": "no snippet"}
     else:
@@ -95,7 +97,7 @@ def answer_from_prompt(request: RecordedRequest) -> Step:
             "action": "answer",
             "citations": [found.group(1)],
             "confidence": 0.9,
-            "reply": f"Here is what I found about {found.group(1)}.",
+            "reply": found.group(2).strip(),
             "handoff_reason": None,
         }
     return Reply(json.dumps(reply))
