@@ -77,7 +77,6 @@ class Engine:
         self.provider = provider
         model = bot.config.model
         self.counter = counter or token_counter(encoding_for(model.name, model.encoding))
-        self._schema = strict_reply_schema()
         self.rules: CompiledRules = compile_rules(bot.config.escalation)
         # Built now, not during the first customer's turn.
         self.retriever = retriever_for(bot)
@@ -251,7 +250,8 @@ class Engine:
             temperature=config.model.temperature,
             max_tokens=config.model.max_tokens,
             response_format=config.model.response_format,
-            reply_schema=self._schema,
+            structured_output=config.model.structured_output,
+            reply_schema=strict_reply_schema([c.snippet.id for c in candidates]),
             timeout_s=config.model.timeout_s,
             max_retries=config.model.max_retries,
             user_text=text,

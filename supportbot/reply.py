@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
@@ -24,6 +25,7 @@ __all__ = [
     "REPLY_EXAMPLE",
     "REPLY_SCHEMA",
     "ModelReply",
+    "grammar_reply_schema",
     "parse_reply",
     "strict_reply_schema",
 ]
@@ -117,8 +119,9 @@ _VALIDATOR = Draft202012Validator(REPLY_SCHEMA)
 _BOUNDS = ("minimum", "maximum", "maxLength", "maxItems")
 
 
-def strict_reply_schema() -> dict[str, Any]:
-    """The reply schema in the form OpenAI's strict structured outputs accept.
+def strict_reply_schema(citations: Sequence[str] = ()) -> dict[str, Any]:
+    """The reply schema in the form OpenAI's strict structured outputs accept, `citations`
+    (the ids offered this turn) as the only ids a reply may cite.
 
     Strict mode wants every property required (optional ones nullable) and no numeric
     or length bounds; the full schema is still enforced on the way back.
@@ -126,12 +129,31 @@ def strict_reply_schema() -> dict[str, Any]:
     properties = {}
     for name, schema in REPLY_SCHEMA["properties"].items():
         properties[name] = {k: v for k, v in schema.items() if k not in _BOUNDS}
+    if citations:
+        properties["citations"] = {"type": "array", "items": {"type": "string", "enum": list(dict.fromkeys(citations))}}
     return {
         "type": "object",
         "properties": properties,
         "required": list(properties),
         "additionalProperties": False,
     }
+
+
+#: String limits for grammar engines (llama.cpp turns a schema into a grammar, and one
+#: with a maxLength near 2,000 failed to parse and took its server down until restarted).
+GRAMMAR_REPLY_CHARS = 1000
+_GRAMMAR_REASON_CHARS = 300
+
+
+def grammar_reply_schema(strict: Mapping[str, Any]) -> dict[str, Any]:
+    """A strict reply schema with small string and list limits, for servers that constrain
+    decoding by a grammar made from it: a reply cannot run on until the token limit."""
+    properties = {name: dict(schema) for name, schema in strict["properties"].items()}
+    properties["reply"]["maxLength"] = GRAMMAR_REPLY_CHARS
+    properties["handoff_reason"]["maxLength"] = _GRAMMAR_REASON_CHARS
+    ids = properties["citations"].get("items", {}).get("enum")
+    properties["citations"]["maxItems"] = len(ids) if ids else 8
+    return {**strict, "properties": properties}
 
 
 def parse_reply(text: str, finish_reason: str | None = "stop") -> ModelReply:

@@ -9,7 +9,8 @@ import pytest
 
 from supportbot import Conversation, Engine, MissingApiKey, load_bot
 from supportbot.providers.openai_chat import OPENAI_DEFAULT_BASE_URL, OpenAIProvider, resolve_base_url
-from supportbot.testing import Drop, Reply, Status
+from supportbot.testing import Drop, FakeOpenAI, Reply, Status
+from supportbot.testing.fake_openai import response_form
 
 pytestmark = pytest.mark.anyio
 
@@ -33,14 +34,16 @@ async def one_turn(bot, server, text="Where is my package?", **kwargs):
         return await engine.turn(Conversation(bot.id), text, **kwargs)
 
 
-async def test_a_plain_request_carries_prompt_snippets_and_response_format(bot, fake_openai):
+async def test_a_plain_request_carries_prompt_snippets_and_the_turns_reply_schema(bot, fake_openai):
     fake_openai.script(Reply(GOOD))
     decision = await one_turn(bot, fake_openai)
     assert decision.action == "answer" and decision.citations == ["track-order"]
     [request] = fake_openai.chat_requests
     body = request.body
     assert request.headers["authorization"] == "Bearer sk-test"
-    assert body["model"] == "gpt-4o-mini" and body["response_format"] == {"type": "json_object"}
+    assert body["model"] == "gpt-4o-mini" and body["response_format"]["type"] == "json_schema"
+    cited = body["response_format"]["json_schema"]["schema"]["properties"]["citations"]
+    assert cited["items"]["enum"] == ["track-order"]  # only the snippets offered
     system = body["messages"][0]
     assert system["role"] == "system" and "You are the assistant of Test Shop." in system["content"]
     assert "[track-order] Track an order" in system["content"]
@@ -50,11 +53,18 @@ async def test_a_plain_request_carries_prompt_snippets_and_response_format(bot, 
 
 async def test_json_schema_mode_sends_a_strict_schema(bot, fake_openai):
     fake_openai.script(Reply(GOOD))
-    await one_turn(with_model(bot, response_format="json_schema"), fake_openai)
+    await one_turn(with_model(bot, structured_output="json_schema"), fake_openai)
     sent = fake_openai.chat_requests[0].body["response_format"]
     assert sent["type"] == "json_schema" and sent["json_schema"]["strict"] is True
     schema = sent["json_schema"]["schema"]
     assert set(schema["required"]) == set(schema["properties"]) and schema["additionalProperties"] is False
+    assert "maxLength" not in json.dumps(schema)  # OpenAI's strict mode takes no bounds
+
+
+async def test_structured_output_off_sends_the_response_format_as_set(bot, fake_openai):
+    fake_openai.script(Reply(GOOD))
+    await one_turn(with_model(bot, structured_output="off"), fake_openai)
+    assert fake_openai.chat_requests[0].body["response_format"] == {"type": "json_object"}
 
 
 async def test_streaming_delivers_the_text_as_it_arrives(write, fake_openai):
@@ -171,14 +181,38 @@ async def test_the_bot_file_base_url_wins_over_the_environment(write, fake_opena
     assert decision.action == "answer" and len(fake_openai.chat_requests) == 1
 
 
-async def test_a_server_without_json_schema_support_gets_json_object_instead(bot, fake_openai):
-    refusal = (
-        "1 validation error: body.response_format.type: Input should be 'text' or 'json_object', got 'json_schema'"
-    )
-    fake_openai.script(*[Status(500, message=refusal)] * 3, Reply(GOOD), Reply(GOOD))
-    async with engine_for(with_model(bot, response_format="json_schema", max_retries=2), fake_openai) as engine:
-        first = await engine.turn(Conversation(bot.id), "Where is my package?")
-        second = await engine.turn(Conversation(bot.id), "Where is my package?")
-    formats = [r.body["response_format"]["type"] for r in fake_openai.chat_requests]
+@pytest.mark.parametrize("status", [400, 422, 500])
+async def test_auto_falls_back_form_by_form_and_remembers_what_the_server_took(bot, status):
+    # llama-cpp-python's server: no json_schema, but json_object with a schema inside.
+    with FakeOpenAI(refuses={"json_schema": status}) as server:
+        async with engine_for(with_model(bot, max_retries=0), server) as engine:
+            first = await engine.turn(Conversation(bot.id), "Where is my package?")
+            second = await engine.turn(Conversation(bot.id), "Where is my package?")
+        forms = [response_form(r.body) for r in server.chat_requests]
+        sent = server.chat_requests[1].body["response_format"]["schema"]
     assert first.action == "answer" and second.action == "answer"
-    assert formats == ["json_schema"] * 3 + ["json_object", "json_object"]  # asked once, then remembered
+    assert forms == ["json_schema", "json_object_schema", "json_object_schema"]  # refused once, then remembered
+    # Small limits, that a grammar engine can take; citations only among the snippets offered.
+    assert sent["properties"]["reply"]["maxLength"] == 1000
+    assert sent["properties"]["citations"]["items"]["enum"] == ["track-order"]
+
+
+async def test_a_server_that_takes_no_schema_at_all_gets_plain_json_object(bot):
+    with FakeOpenAI(refuses={"json_schema": 400, "json_object_schema": 422}) as server:
+        decision = await one_turn(with_model(bot, max_retries=0), server)
+        forms = [response_form(r.body) for r in server.chat_requests]
+    assert decision.action == "answer" and forms == ["json_schema", "json_object_schema", "json_object"]
+
+
+async def test_a_server_that_refuses_even_json_object_is_a_hand_off(bot):
+    refusing = {"json_schema": 400, "json_object_schema": 400, "json_object": 400}
+    with FakeOpenAI(refuses=refusing) as server:
+        decision = await one_turn(with_model(bot, max_retries=0), server)
+    assert decision.handoff.rule == "model_unavailable" and "HTTP 400" in decision.handoff.detail
+
+
+async def test_a_refused_explicit_form_falls_back_to_plain_json_object(bot):
+    with FakeOpenAI(refuses={"json_object_schema": 500}) as server:
+        decision = await one_turn(with_model(bot, structured_output="json_object_schema", max_retries=0), server)
+        forms = [response_form(r.body) for r in server.chat_requests]
+    assert decision.action == "answer" and forms == ["json_object_schema", "json_object"]

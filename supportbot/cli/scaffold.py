@@ -25,7 +25,7 @@ model:
   provider: offline                     # offline (no key) | openai (any OpenAI-compatible server)
   name: gpt-4o-mini
   api_key_env: OPENAI_API_KEY           # the variable that holds the key; never the key itself
-  response_format: json_object
+  structured_output: auto               # the reply schema in the strongest form the server takes
 
 system_prompt: |
   You are the support assistant of {title}. Answer only from the knowledge snippets you are

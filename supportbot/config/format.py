@@ -82,11 +82,29 @@ class ModelSettings(_Strict):
     max_retries: int = Field(2, ge=0, le=10, description="Retries on 429, 5xx and connection errors, with backoff.")
     response_format: Literal["json_object", "json_schema"] = Field(
         "json_object",
-        description="json_object, or json_schema: strict structured output from the reply schema.",
+        description="What is sent when structured_output is off, as it is when a file sets response_format and "
+        "not structured_output: json_object, or json_schema (strict structured output, json_object where refused).",
+    )
+    structured_output: Literal["auto", "json_schema", "json_object_schema", "off"] = Field(
+        "auto",
+        description="How the reply schema goes to the server, so that it can only write valid replies: "
+        "auto (response_format json_schema as OpenAI, vLLM, Ollama and llama-server take it, else json_object "
+        "with the schema inside as llama-cpp-python takes it, else plain json_object; what works is remembered "
+        "per base_url), one of those forms (falling back to plain json_object if refused), or off (send "
+        "response_format as set).",
     )
     encoding: Literal["o200k_base", "cl100k_base"] | None = Field(
         None, description="Tokenizer for history budgets; default: the model's own, else o200k_base."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _response_format_chosen(cls, data: object) -> object:
+        # A file that chose a response_format (written before structured_output existed)
+        # gets what it chose.
+        if isinstance(data, dict) and "response_format" in data and "structured_output" not in data:
+            return {**data, "structured_output": "off"}
+        return data
 
     @field_validator("base_url")
     @classmethod

@@ -30,9 +30,12 @@ class ModelRequest:
     temperature: float
     max_tokens: int
     response_format: Literal["json_object", "json_schema"]
+    #: The turn's reply schema, citations limited to the snippets offered (reply.py).
     reply_schema: Mapping[str, Any]
     timeout_s: float
     max_retries: int
+    #: How the reply schema goes to the server (config: model.structured_output).
+    structured_output: Literal["auto", "json_schema", "json_object_schema", "off"] = "off"
     #: The customer's message and the snippets in the prompt, for providers that answer
     #: without a language model (offline). Model-backed providers read only `messages`.
     user_text: str = ""

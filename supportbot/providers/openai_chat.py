@@ -4,13 +4,22 @@ OpenAI-compatible server (OpenAI, Ollama, vLLM, llama.cpp's server...).
 Retries on 429, 5xx and connection errors are the SDK's own (exponential backoff with
 jitter, honouring Retry-After), bounded by `max_retries`; on top of that the whole call,
 retries included, is bounded in time, so a turn never hangs.
+
+Structured output (`model.structured_output`): the reply schema of the turn (its citations
+limited to the snippets offered) goes to the server in the strongest form it takes, so that
+it can only write valid replies. Servers differ: OpenAI, vLLM, Ollama and upstream
+llama-server take `response_format: {"type": "json_schema", ...}`; llama-cpp-python's server
+refuses that (HTTP 500) but constrains decoding by `{"type": "json_object", "schema": ...}`;
+others know only plain `json_object`. `auto` tries them in that order; a form the server
+refuses (HTTP 400, 422 or 500) is followed by the next, and the form that worked is
+remembered per base URL for the rest of the process, logged once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import openai
@@ -20,6 +29,7 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from .._version import USER_AGENT
 from ..decision import Usage
 from ..errors import MissingApiKey, ModelUnavailable
+from ..reply import grammar_reply_schema
 from .base import DeltaCallback, ModelRequest, ModelResponse
 
 if TYPE_CHECKING:
@@ -34,6 +44,30 @@ OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
 _NO_KEY = "no-key-needed"
 # Seconds of backoff allowed per retry on top of the request timeouts.
 _BACKOFF_PER_RETRY_S = 8.0
+
+#: Each way of sending the turn's reply schema, as the `response_format` it becomes.
+_FORMS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
+    "json_schema": lambda schema: {
+        "type": "json_schema",
+        "json_schema": {"name": "support_reply", "strict": True, "schema": dict(schema)},
+    },
+    "json_object_schema": lambda schema: {"type": "json_object", "schema": grammar_reply_schema(schema)},
+    "json_object": lambda schema: {"type": "json_object"},
+}
+#: The forms tried, in order, for each `structured_output` setting (off: `response_format`).
+_ORDER = {
+    "auto": ("json_schema", "json_object_schema", "json_object"),
+    "json_schema": ("json_schema", "json_object"),
+    "json_object_schema": ("json_object_schema", "json_object"),
+}
+# What a server refuses a form it does not know with.
+_REFUSALS = (400, 422, 500)
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def resolve_base_url(bot_base_url: str | None, env: Mapping[str, str]) -> str:
@@ -61,32 +95,49 @@ class OpenAIProvider:
             default_headers={"User-Agent": USER_AGENT},
             http_client=_http_client(settings.timeout_s),
         )
-
-        # Some compatible servers (llama.cpp's) refuse json_schema; once one does, use json_object.
-        self.json_schema_supported = True
+        # The form the server at base_url took: one provider per bot, each with one base URL.
+        self.accepted: str | None = None
 
     async def aclose(self) -> None:
         await self.client.close()
 
     async def complete(self, request: ModelRequest, on_delta: DeltaCallback | None = None) -> ModelResponse:
-        try:
-            return await self._complete_once(request, on_delta)
-        except ModelUnavailable as exc:
-            if not (
-                request.response_format == "json_schema" and self.json_schema_supported and _refuses_json_schema(exc)
-            ):
-                raise
-            self.json_schema_supported = False
-            log.warning("%s does not support response_format json_schema; using json_object", self.base_url)
-            return await self._complete_once(request, on_delta)
+        setting = request.response_format if request.structured_output == "off" else request.structured_output
+        forms = _ORDER.get(setting, ("json_object",))
+        if self.accepted in forms:  # skip what this server refused before
+            forms = forms[forms.index(self.accepted) :]
+        for form in forms[:-1]:
+            try:
+                response = await self._complete_once(request, form, on_delta, refusable=True)
+            except _Refused as exc:
+                log.warning(
+                    "%s refused response_format %s (HTTP %d: %s); trying the next form",
+                    self.base_url, form, exc.status, exc,
+                )  # fmt: skip
+                continue
+            self._accepted(form, forms)
+            return response
+        response = await self._complete_once(request, forms[-1], on_delta, refusable=False)
+        self._accepted(forms[-1], forms)
+        return response
 
-    async def _complete_once(self, request: ModelRequest, on_delta: DeltaCallback | None) -> ModelResponse:
+    def _accepted(self, form: str, forms: tuple[str, ...]) -> None:
+        if form not in (self.accepted, forms[0]):
+            log.warning("%s takes structured output only as %s: used from now on", self.base_url, form)
+        self.accepted = form
+
+    async def _complete_once(
+        self, request: ModelRequest, form: str, on_delta: DeltaCallback | None, *, refusable: bool
+    ) -> ModelResponse:
+        """One request (with the SDK's retries) with the reply schema in `form`; _Refused when
+        `refusable` and the server refuses it."""
         budget = request.timeout_s * (request.max_retries + 1) + _BACKOFF_PER_RETRY_S * request.max_retries
+        body = self._arguments(request, form)
         try:
             async with asyncio.timeout(budget):
                 if on_delta is None:
-                    return await self._complete(request)
-                return await self._stream(request, on_delta)
+                    return await self._complete(request, body)
+                return await self._stream(request, body, on_delta)
         except TimeoutError:
             raise ModelUnavailable(f"no response from {self.base_url} within {budget:g}s") from None
         except openai.APITimeoutError as exc:
@@ -99,24 +150,19 @@ class OpenAIProvider:
         except openai.APIConnectionError as exc:
             raise ModelUnavailable(f"cannot connect to {self.base_url}: {_cause(exc)}") from None
         except openai.APIStatusError as exc:
+            if refusable and exc.status_code in _REFUSALS:
+                raise _Refused(exc.status_code, _short(exc.message)) from None
             raise ModelUnavailable(f"{self.base_url} answered HTTP {exc.status_code}: {_short(exc.message)}") from None
         except openai.OpenAIError as exc:
             raise ModelUnavailable(f"the model call failed: {_short(str(exc))}") from None
 
-    def _arguments(self, request: ModelRequest) -> dict[str, Any]:
-        if request.response_format == "json_schema" and self.json_schema_supported:
-            response_format: dict[str, Any] = {
-                "type": "json_schema",
-                "json_schema": {"name": "support_reply", "strict": True, "schema": dict(request.reply_schema)},
-            }
-        else:
-            response_format = {"type": "json_object"}
+    def _arguments(self, request: ModelRequest, form: str) -> dict[str, Any]:
         return {
             "model": request.model,
             "messages": request.messages,
             "temperature": request.temperature,
             "max_tokens": request.max_tokens,
-            "response_format": response_format,
+            "response_format": _FORMS[form](request.reply_schema),
         }
 
     async def _post(self, body: dict[str, Any], timeout_s: float, *, stream: bool) -> Any:
@@ -133,8 +179,8 @@ class OpenAIProvider:
             stream_cls=AsyncStream[ChatCompletionChunk],
         )
 
-    async def _complete(self, request: ModelRequest) -> ModelResponse:
-        completion: ChatCompletion = await self._post(self._arguments(request), request.timeout_s, stream=False)
+    async def _complete(self, request: ModelRequest, body: dict[str, Any]) -> ModelResponse:
+        completion: ChatCompletion = await self._post(body, request.timeout_s, stream=False)
         if not completion.choices:
             return ModelResponse("", None, _usage(completion.usage), completion.model)
         choice = completion.choices[0]
@@ -144,8 +190,8 @@ class OpenAIProvider:
             finish = "content_filter"  # a refusal is no reply; treat it like a filtered one
         return ModelResponse(text, finish, _usage(completion.usage), completion.model)
 
-    async def _stream(self, request: ModelRequest, on_delta: DeltaCallback) -> ModelResponse:
-        body = {**self._arguments(request), "stream": True, "stream_options": {"include_usage": True}}
+    async def _stream(self, request: ModelRequest, body: dict[str, Any], on_delta: DeltaCallback) -> ModelResponse:
+        body = {**body, "stream": True, "stream_options": {"include_usage": True}}
         stream: AsyncStream[ChatCompletionChunk] = await self._post(body, request.timeout_s, stream=True)
         parts: list[str] = []
         finish: str | None = None
@@ -193,12 +239,6 @@ def _usage(usage: Any) -> Usage:
     completion = int(getattr(usage, "completion_tokens", 0) or 0)
     total = int(getattr(usage, "total_tokens", 0) or 0) or prompt + completion
     return Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=total)
-
-
-def _refuses_json_schema(exc: ModelUnavailable) -> bool:
-    """A server's answer saying it does not know the json_schema response format."""
-    text = str(exc).lower()
-    return "json_schema" in text and any(f"http {code}" in text for code in (400, 422, 500))
 
 
 def _connection_error(exc: BaseException) -> str | None:

@@ -22,7 +22,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,6 +103,16 @@ def answer_from_prompt(request: RecordedRequest) -> Step:
     return Reply(json.dumps(reply))
 
 
+def response_form(body: object) -> str | None:
+    """How a request sends its reply schema: json_schema, json_object_schema (json_object
+    with a schema inside), json_object, or None."""
+    sent = body.get("response_format") if isinstance(body, dict) else None
+    if not isinstance(sent, dict):
+        return None
+    kind = sent.get("type")
+    return "json_object_schema" if kind == "json_object" and "schema" in sent else str(kind)
+
+
 class FakeOpenAI:
     """The server. Use as a context manager; it runs in a thread with its own event loop."""
 
@@ -113,8 +123,13 @@ class FakeOpenAI:
         host: str = "127.0.0.1",
         port: int = 0,
         delay_s: float = 0.0,
+        refuses: Mapping[str, int] | None = None,
     ) -> None:
+        """`refuses`: response formats this server does not take, each with the HTTP status
+        it answers them with (as a real one would, before any scripted step): "json_schema",
+        "json_object_schema" (json_object with a schema inside) or "json_object"."""
         self.default = default
+        self.refuses = dict(refuses or {})
         self.host = host
         self.port = port
         self.delay_s = delay_s
@@ -213,6 +228,12 @@ class FakeOpenAI:
         self.requests.append(request)
         if not path.rstrip("/").endswith("/chat/completions"):
             await _send_json(writer, 404, {"error": {"message": f"no route {path}", "type": "not_found"}})
+            return True
+        form = response_form(request.body)
+        refused = self.refuses.get(form) if form else None
+        if refused:
+            message = f"response_format: Input should be 'text' or 'json_object', got {form!r}"
+            await _send_json(writer, refused, {"error": {"message": message, "type": "invalid_request_error"}})
             return True
         step = self._steps.popleft() if self._steps else self.default(request)
         return await self._respond(step, request, writer)

@@ -163,6 +163,7 @@ def canonical_request(request: ModelRequest) -> dict[str, Any]:
         "temperature": request.temperature,
         "max_tokens": request.max_tokens,
         "response_format": request.response_format,
+        "structured_output": request.structured_output,
     }
 
 
