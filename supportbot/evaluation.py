@@ -162,7 +162,21 @@ def summarize(outcomes: Sequence[Outcome]) -> dict[str, Any]:
             "p50": round(statistics.median(latencies), 3),
             "p95": round(latencies[int(0.95 * (len(latencies) - 1))], 3),
         },
+        "tokens": _tokens(outcomes),
         "worst_snippets": _worst(in_scope),
+    }
+
+
+def _tokens(outcomes: Sequence[Outcome]) -> dict[str, Any]:
+    """Model tokens of the run; `cached_share`: of the prompt tokens, those served from the
+    server's prompt cache (the stable head of the prompt, prompt.py)."""
+    prompt = sum(o.decision.usage.prompt_tokens for o in outcomes)
+    cached = sum(o.decision.usage.cached_tokens for o in outcomes)
+    return {
+        "prompt": prompt,
+        "completion": sum(o.decision.usage.completion_tokens for o in outcomes),
+        "cached": cached,
+        "cached_share": _rate(cached, prompt),
     }
 
 

@@ -137,3 +137,23 @@ def test_the_eval_bots_build_and_load_from_the_shared_datasets(tmp_path):
     banking = load_bot(tmp_path / "banking77.yaml")
     assert len(banking.snippets) == 50 and len(banking.config.escalation.handoff_examples) == 2063
     assert len(load_bot(tmp_path / "faq_covid.yaml").snippets) == 67
+
+
+def test_model_tokens_and_those_from_the_servers_prompt_cache_are_counted(tmp_path, write):
+    from supportbot.testing import FakeOpenAI
+
+    bot = write("bots/model.yaml", MINIMAL_BOT)
+    rows = [
+        {"text": "Where is my package?", "expect": "track-order"},
+        {"text": "How do I track my order?", "expect": "track-order"},
+    ]
+    with FakeOpenAI() as server:
+        env = {"OPENAI_BASE_URL": server.url}
+        figures = json.loads(
+            runner.invoke(app, ["eval", str(bot), str(dataset(tmp_path, rows)), "--json"], env=env).output
+        )
+        table = runner.invoke(app, ["eval", str(bot), str(dataset(tmp_path, rows))], env=env).output
+    tokens = figures["tokens"]
+    assert tokens["prompt"] > tokens["cached"] > 0 and tokens["completion"] > 0
+    assert tokens["cached_share"] == pytest.approx(tokens["cached"] / tokens["prompt"], abs=1e-3)
+    assert "prompt tokens from the server's cache" in table

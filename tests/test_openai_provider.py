@@ -216,3 +216,13 @@ async def test_a_refused_explicit_form_falls_back_to_plain_json_object(bot):
         decision = await one_turn(with_model(bot, structured_output="json_object_schema", max_retries=0), server)
         forms = [response_form(r.body) for r in server.chat_requests]
     assert decision.action == "answer" and forms == ["json_object_schema", "json_object"]
+
+
+async def test_prompt_tokens_from_the_servers_cache_are_counted(bot, fake_openai):
+    async with engine_for(bot, fake_openai) as engine:
+        first = await engine.turn(Conversation(bot.id), "Where is my package?")
+        second = await engine.turn(Conversation(bot.id), "How long does delivery take?")
+    assert first.usage.cached_tokens == 0  # nothing cached yet
+    # The second turn shares the system prompt and the contract: the fake caches that head.
+    assert 0 < second.usage.cached_tokens < second.usage.prompt_tokens
+    assert second.model_dump()["usage"]["cached_tokens"] == second.usage.cached_tokens

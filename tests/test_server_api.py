@@ -150,6 +150,7 @@ def test_openapi_health_readiness_and_metrics(tmp_path):
         assert 'supportbot_turns_total{action="answer",bot="bean-there"} 1.0' in metrics
         assert 'supportbot_handoffs_total{bot="bean-there",rule="asks-for-human"} 1.0' in metrics
         assert "supportbot_model_latency_seconds_bucket" in metrics and "supportbot_tokens_total" in metrics
+        assert 'supportbot_tokens_total{bot="bean-there",kind="cached"}' in metrics
 
 
 def test_logs_are_json_lines_without_keys_or_message_text(tmp_path, caplog):

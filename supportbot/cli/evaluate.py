@@ -97,6 +97,10 @@ def _print_figures(figures: dict[str, Any]) -> None:
         table.add_row(f"{kind} clarified (asked which)", _fmt(value))
     table.add_row(f"retrieval recall@{figures['top_k']}", _fmt(figures["retrieval_recall_at_k"]))
     table.add_row("latency p50 / p95 (ms)", f"{figures['latency_ms']['p50']:.2f} / {figures['latency_ms']['p95']:.2f}")
+    tokens = figures["tokens"]
+    if tokens["prompt"]:
+        table.add_row("model tokens: prompt / completion", f"{tokens['prompt']} / {tokens['completion']}")
+        table.add_row("prompt tokens from the server's cache", f"{tokens['cached']} ({_fmt(tokens['cached_share'])})")
     out.print(table)
     worst = Table(title="Snippets answered worst")
     for column in ("snippet", "accuracy", "examples", "most often instead"):

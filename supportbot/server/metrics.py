@@ -35,7 +35,12 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
-        self.tokens = Counter("supportbot_tokens", "Model tokens used.", ["bot", "kind"], registry=self.registry)
+        self.tokens = Counter(
+            "supportbot_tokens",
+            "Model tokens used (kind: prompt, completion, and cached: prompt tokens from the server's cache).",
+            ["bot", "kind"],
+            registry=self.registry,
+        )
         self.errors = Counter("supportbot_errors", "Errors, by kind.", ["kind"], registry=self.registry)
 
     def observe_turn(self, bot_id: str, decision: Decision) -> None:
@@ -45,6 +50,7 @@ class Metrics:
         self.turn_latency.labels(bot_id).observe(decision.latency_ms / 1000)
         self.tokens.labels(bot_id, "prompt").inc(decision.usage.prompt_tokens)
         self.tokens.labels(bot_id, "completion").inc(decision.usage.completion_tokens)
+        self.tokens.labels(bot_id, "cached").inc(decision.usage.cached_tokens)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -130,6 +130,7 @@ class FakeOpenAI:
         "json_object_schema" (json_object with a schema inside) or "json_object"."""
         self.default = default
         self.refuses = dict(refuses or {})
+        self._last_prompt = ""
         self.host = host
         self.port = port
         self.delay_s = delay_s
@@ -249,23 +250,45 @@ class FakeOpenAI:
             await _send_json(writer, step.code, error, step.headers)
             return True
         body = request.body if isinstance(request.body, dict) else {}
+        cached = self._cached_tokens(body)
         if body.get("stream"):
-            await _send_stream(writer, step, body)
+            await _send_stream(writer, step, body, cached)
             return not step.cut_stream
         if step.cut_body:
-            await _send_json(writer, 200, _completion(step, body), cut=True)
+            await _send_json(writer, 200, _completion(step, body, cached), cut=True)
             return False
-        await _send_json(writer, 200, _completion(step, body))
+        await _send_json(writer, 200, _completion(step, body, cached))
         return True
 
+    def _cached_tokens(self, body: dict[str, Any]) -> int:
+        """Like a server with a prefix cache (llama-server, vLLM): the head of the prompt
+        that the previous request shared, in tokens."""
+        text = _prompt_text(body)
+        last = self._last_prompt
+        shared = next(
+            (i for i, (a, b) in enumerate(zip(text, last, strict=False)) if a != b), min(len(text), len(last))
+        )
+        self._last_prompt = text
+        return shared // 4
 
-def _usage(body: dict[str, Any], content: str) -> dict[str, int]:
-    prompt = sum(len(str(m.get("content", ""))) for m in body.get("messages", [])) // 4 + 1
+
+def _prompt_text(body: dict[str, Any]) -> str:
+    return "".join(f"{m.get('role')}:{m.get('content', '')}" for m in body.get("messages", []))
+
+
+def _usage(body: dict[str, Any], content: str, cached: int) -> dict[str, Any]:
+    """Four characters a token; `cached` of them served from the prompt cache."""
+    prompt = len(_prompt_text(body)) // 4 + 1
     completion = len(content) // 4 + 1
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": cached},
+    }
 
 
-def _completion(step: Reply, body: dict[str, Any]) -> dict[str, Any]:
+def _completion(step: Reply, body: dict[str, Any], cached: int) -> dict[str, Any]:
     return {
         "id": "chatcmpl-fake",
         "object": "chat.completion",
@@ -278,7 +301,7 @@ def _completion(step: Reply, body: dict[str, Any]) -> dict[str, Any]:
                 "finish_reason": step.finish_reason,
             }
         ],
-        "usage": _usage(body, step.content),
+        "usage": _usage(body, step.content, cached),
     }
 
 
@@ -298,7 +321,7 @@ async def _send_json(
         writer.transport.abort()
 
 
-async def _send_stream(writer: asyncio.StreamWriter, step: Reply, body: dict[str, Any]) -> None:
+async def _send_stream(writer: asyncio.StreamWriter, step: Reply, body: dict[str, Any], cached: int) -> None:
     head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
     writer.write(head.encode())
     base = {
@@ -319,7 +342,7 @@ async def _send_stream(writer: asyncio.StreamWriter, step: Reply, body: dict[str
         return
     events.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": step.finish_reason}]})
     if (body.get("stream_options") or {}).get("include_usage"):
-        events.append({**base, "choices": [], "usage": _usage(body, step.content)})
+        events.append({**base, "choices": [], "usage": _usage(body, step.content, cached)})
     for event in events:
         _write_chunk(writer, f"data: {json.dumps(event)}\n\n")
         await writer.drain()
