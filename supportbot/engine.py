@@ -253,6 +253,7 @@ class Engine:
             structured_output=config.model.structured_output,
             reply_schema=strict_reply_schema([c.snippet.id for c in candidates]),
             timeout_s=config.model.timeout_s,
+            first_byte_timeout_s=config.model.first_byte_timeout_s,
             max_retries=config.model.max_retries,
             user_text=text,
             candidates=tuple(candidates),

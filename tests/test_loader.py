@@ -282,3 +282,22 @@ def test_validate_warns_about_what_silently_breaks_matching(write):
     assert any("snippet 'greeting'" in w and "only common words" in w for w in warnings)
     assert any("snippet 'bare' has no example questions" in w for w in warnings)
     assert all(w.split(":")[1].isdigit() and w.split(":")[2].isdigit() for w in warnings)
+
+
+def test_validate_warns_when_a_model_on_this_machine_gets_a_cloud_models_time(write):
+    bot = """\
+        version: 1
+        id: local
+        name: Local
+        model:
+          provider: openai
+          base_url: http://127.0.0.1:8080/v1
+          timeout_s: 20
+        system_prompt: Hi.
+        """
+    path = write("bots/local.yaml", bot)
+    [warning] = [str(w) for w in load_bot(path, env={}).warnings]
+    assert warning.startswith(f"{path}:7:")  # the line of timeout_s
+    assert "timeout_s is 20s for a model on this machine" in warning and "at least 120" in warning
+    unset = bot.replace("          timeout_s: 20\n", "")
+    assert load_bot(write("bots/local.yaml", unset), env={}).warnings == ()  # the default fits

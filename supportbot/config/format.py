@@ -13,6 +13,9 @@ import regex
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
+    "LOCAL_TIMEOUT_FLOOR_S",
+    "LOCAL_TIMEOUT_S",
+    "REMOTE_TIMEOUT_S",
     "BotConfig",
     "Escalation",
     "KnowledgeConfig",
@@ -26,6 +29,8 @@ __all__ = [
     "SnippetFrontMatter",
     "bot_json_schema",
     "check_regex",
+    "is_local",
+    "model_timeouts",
 ]
 
 IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9_.:?-]*$"
@@ -78,8 +83,28 @@ class ModelSettings(_Strict):
     )
     temperature: float = Field(0.2, ge=0, le=2)
     max_tokens: int = Field(400, ge=16, le=32_000, description="Upper bound of reply tokens.")
-    timeout_s: float = Field(20, gt=0, le=600, description="Timeout of one model request.")
-    max_retries: int = Field(2, ge=0, le=10, description="Retries on 429, 5xx and connection errors, with backoff.")
+    timeout_s: float | None = Field(
+        None,
+        gt=0,
+        le=1800,
+        description="Bound on one model request, the whole reply included. Default: 20 s, and 300 s when the "
+        "server is on this machine (base_url on localhost or 127.0.0.1: a CPU model takes tens of seconds a turn).",
+    )
+    first_byte_timeout_s: float | None = Field(
+        None,
+        gt=0,
+        le=1800,
+        description="Bound on the server's silence: until the first byte of its answer (the first token, when "
+        "streamed) and between bytes. Default: timeout_s. A server that sends its answer whole only when done "
+        "needs it as long as the reply takes.",
+    )
+    max_retries: int = Field(
+        2,
+        ge=0,
+        le=10,
+        description="Retries on 429, 5xx and connection errors, with backoff. A request that timed out is never "
+        "retried: the server may still be writing it, and a retry would queue behind it.",
+    )
     response_format: Literal["json_object", "json_schema"] = Field(
         "json_object",
         description="What is sent when structured_output is off, as it is when a file sets response_format and "
@@ -114,6 +139,33 @@ class ModelSettings(_Strict):
         if not re.match(r"^https?://", value):
             raise ValueError("base_url must start with http:// or https://")
         return value.strip()
+
+
+#: Default model timeouts: a server elsewhere, and one on this machine (a CPU model).
+REMOTE_TIMEOUT_S = 20.0
+LOCAL_TIMEOUT_S = 300.0
+#: Below this, a model on this machine will often time out (`validate` warns).
+LOCAL_TIMEOUT_FLOOR_S = 120.0
+
+
+def is_local(base_url: str | None) -> bool:
+    """Whether a base URL points at this machine (localhost, 127.0.0.0/8, ::1)."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    host = urlsplit(base_url or "").hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def model_timeouts(settings: ModelSettings, base_url: str | None) -> tuple[float, float]:
+    """(first byte, total) seconds for one request to `base_url`: the bot's, or the defaults."""
+    total = settings.timeout_s or (LOCAL_TIMEOUT_S if is_local(base_url) else REMOTE_TIMEOUT_S)
+    return min(settings.first_byte_timeout_s or total, total), total
 
 
 class SnippetConfig(_Strict):

@@ -18,7 +18,7 @@ except ImportError:  # pragma: no cover
     MAXREPEAT = None
 
 from ..errors import Problem
-from .format import BotConfig, SnippetConfig
+from .format import LOCAL_TIMEOUT_FLOOR_S, LOCAL_TIMEOUT_S, BotConfig, SnippetConfig, is_local
 from .yamldoc import YamlDoc
 
 __all__ = ["backtracking_risk", "lint_bot", "snippet_warnings"]
@@ -31,7 +31,24 @@ def lint_bot(
 ) -> list[Problem]:
     """Every warning about a bot that loaded: its rules and its snippets (`origins`: where
     each snippet's id is written, "path:line:col")."""
-    return [*_rule_warnings(config, doc), *snippet_warnings(snippets, config.knowledge.engine, origins or {})]
+    return [
+        *_model_warnings(config, doc),
+        *_rule_warnings(config, doc),
+        *snippet_warnings(snippets, config.knowledge.engine, origins or {}),
+    ]
+
+
+def _model_warnings(config: BotConfig, doc: YamlDoc) -> list[Problem]:
+    """A model on this machine (a CPU one, most likely) given a cloud model's time."""
+    model = config.model
+    if not is_local(model.base_url) or model.timeout_s is None or model.timeout_s >= LOCAL_TIMEOUT_FLOOR_S:
+        return []
+    message = (
+        f"timeout_s is {model.timeout_s:g}s for a model on this machine ({model.base_url}): a CPU model takes tens "
+        f"of seconds a turn, and a timed-out request is handed off. Remove timeout_s (default "
+        f"{LOCAL_TIMEOUT_S:g}s for local servers) or set it to at least {LOCAL_TIMEOUT_FLOOR_S:g}"
+    )
+    return [doc.problem(("model", "timeout_s"), message)]
 
 
 def _rule_warnings(config: BotConfig, doc: YamlDoc) -> list[Problem]:

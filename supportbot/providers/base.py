@@ -32,8 +32,11 @@ class ModelRequest:
     response_format: Literal["json_object", "json_schema"]
     #: The turn's reply schema, citations limited to the snippets offered (reply.py).
     reply_schema: Mapping[str, Any]
-    timeout_s: float
+    #: Seconds for the whole request, and for the server's silence (first byte); None: the
+    #: provider's default for its server (config.format.model_timeouts).
+    timeout_s: float | None
     max_retries: int
+    first_byte_timeout_s: float | None = None
     #: How the reply schema goes to the server (config: model.structured_output).
     structured_output: Literal["auto", "json_schema", "json_object_schema", "off"] = "off"
     #: The customer's message and the snippets in the prompt, for providers that answer

@@ -1,9 +1,13 @@
 """The `openai` provider: Chat Completions through the official SDK, against any
 OpenAI-compatible server (OpenAI, Ollama, vLLM, llama.cpp's server...).
 
-Retries on 429, 5xx and connection errors are the SDK's own (exponential backoff with
-jitter, honouring Retry-After), bounded by `max_retries`; on top of that the whole call,
-retries included, is bounded in time, so a turn never hangs.
+Timeouts and retries: each request is bounded twice, by the server's silence (first byte:
+`first_byte_timeout_s`) and by the whole reply (`timeout_s`), with defaults that a CPU model
+on this machine can meet (config.format.model_timeouts). 429, 5xx and connection failures
+are retried up to `max_retries` times with exponential backoff and jitter, honouring
+Retry-After, as the SDK would; a request that timed out is not: a local server keeps
+writing an abandoned reply, and a retry would only queue behind it. The whole call, retries
+included, is bounded too, so a turn never hangs.
 
 Structured output (`model.structured_output`): the reply schema of the turn (its citations
 limited to the snippets offered) goes to the server in the strongest form it takes, so that
@@ -18,15 +22,20 @@ remembered per base URL for the rest of the process, logged once.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import random
+import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+import httpx2
 import openai
 from openai import AsyncOpenAI, AsyncStream
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from .._version import USER_AGENT
+from ..config.format import model_timeouts
 from ..decision import Usage
 from ..errors import MissingApiKey, ModelUnavailable
 from ..reply import grammar_reply_schema
@@ -44,6 +53,9 @@ OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
 _NO_KEY = "no-key-needed"
 # Seconds of backoff allowed per retry on top of the request timeouts.
 _BACKOFF_PER_RETRY_S = 8.0
+# What is retried, as by the SDK's own policy; a timeout is not.
+_RETRIED_STATUS = (408, 409, 429, 500, 502, 503, 504)
+_CONNECT_S = 10.0
 
 #: Each way of sending the turn's reply schema, as the `response_format` it becomes.
 _FORMS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
@@ -87,13 +99,14 @@ class OpenAIProvider:
                     "(set it, point OPENAI_BASE_URL at a compatible server, or use --provider offline)"
                 )
             key = _NO_KEY
+        self.timeouts = model_timeouts(settings, self.base_url)
         self.client = AsyncOpenAI(
             api_key=key,
             base_url=self.base_url,
-            max_retries=settings.max_retries,
-            timeout=settings.timeout_s,
+            max_retries=0,  # retried here (_attempts): never after a timeout
+            timeout=self.timeouts[1],
             default_headers={"User-Agent": USER_AGENT},
-            http_client=_http_client(settings.timeout_s),
+            http_client=_http_client(self.timeouts[1]),
         )
         # The form the server at base_url took: one provider per bot, each with one base URL.
         self.accepted: str | None = None
@@ -129,24 +142,23 @@ class OpenAIProvider:
     async def _complete_once(
         self, request: ModelRequest, form: str, on_delta: DeltaCallback | None, *, refusable: bool
     ) -> ModelResponse:
-        """One request (with the SDK's retries) with the reply schema in `form`; _Refused when
-        `refusable` and the server refuses it."""
-        budget = request.timeout_s * (request.max_retries + 1) + _BACKOFF_PER_RETRY_S * request.max_retries
-        body = self._arguments(request, form)
+        """One request (retried where that helps) with the reply schema in `form`; _Refused
+        when `refusable` and the server refuses it."""
+        total = request.timeout_s or self.timeouts[1]
+        first_byte = min(request.first_byte_timeout_s or (self.timeouts[0] if not request.timeout_s else total), total)
+        budget = total * (request.max_retries + 1) + _BACKOFF_PER_RETRY_S * request.max_retries
         try:
             async with asyncio.timeout(budget):
-                if on_delta is None:
-                    return await self._complete(request, body)
-                return await self._stream(request, body, on_delta)
+                return await self._attempts(request, self._arguments(request, form), on_delta, first_byte, total)
         except TimeoutError:
-            raise ModelUnavailable(f"no response from {self.base_url} within {budget:g}s") from None
+            raise ModelUnavailable(
+                f"{self.base_url} did not finish the reply within {total:g}s (not retried: it may still be writing it)"
+            ) from None
         except openai.APITimeoutError as exc:
             refused = _connection_error(exc)
             if refused:  # some transports report a refused connection as a connect timeout
                 raise ModelUnavailable(f"cannot connect to {self.base_url}: {refused}") from None
-            raise ModelUnavailable(
-                f"{self.base_url} did not answer within {request.timeout_s:g}s ({request.max_retries} retries)"
-            ) from None
+            raise ModelUnavailable(f"{self.base_url} sent nothing for {first_byte:g}s (not retried)") from None
         except openai.APIConnectionError as exc:
             raise ModelUnavailable(f"cannot connect to {self.base_url}: {_cause(exc)}") from None
         except openai.APIStatusError as exc:
@@ -155,6 +167,34 @@ class OpenAIProvider:
             raise ModelUnavailable(f"{self.base_url} answered HTTP {exc.status_code}: {_short(exc.message)}") from None
         except openai.OpenAIError as exc:
             raise ModelUnavailable(f"the model call failed: {_short(str(exc))}") from None
+
+    async def _attempts(
+        self,
+        request: ModelRequest,
+        body: dict[str, Any],
+        on_delta: DeltaCallback | None,
+        first_byte: float,
+        total: float,
+    ) -> ModelResponse:
+        """The request, each attempt within `total` seconds and `first_byte` of silence;
+        429, 5xx and connection failures tried again after a backoff, timeouts not."""
+        timeout = httpx2.Timeout(total, connect=min(_CONNECT_S, first_byte), read=first_byte)
+        for attempt in itertools.count():
+            started = time.monotonic()
+            try:
+                async with asyncio.timeout(total):
+                    if on_delta is None:
+                        return await self._complete(body, timeout)
+                    return await self._stream(request, body, timeout, on_delta)
+            except (openai.APIConnectionError, openai.APIStatusError) as exc:
+                # Some transports report a reset connection as a timeout: only one that took
+                # its time is a timeout.
+                timed_out = isinstance(exc, openai.APITimeoutError) and time.monotonic() - started >= 0.9 * first_byte
+                status = exc.status_code if isinstance(exc, openai.APIStatusError) else None
+                if timed_out or attempt >= request.max_retries or status not in (None, *_RETRIED_STATUS):
+                    raise
+                await asyncio.sleep(_backoff(attempt, exc))
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _arguments(self, request: ModelRequest, form: str) -> dict[str, Any]:
         return {
@@ -165,7 +205,7 @@ class OpenAIProvider:
             "response_format": _FORMS[form](request.reply_schema),
         }
 
-    async def _post(self, body: dict[str, Any], timeout_s: float, *, stream: bool) -> Any:
+    async def _post(self, body: dict[str, Any], timeout: httpx2.Timeout, *, stream: bool) -> Any:
         # The SDK's documented lower-level call: `chat.completions.create` first walks every
         # message through the union of message TypedDicts, which costs a busy server a fifth
         # of its CPU; our messages are already wire format. Auth, retries, typed errors and
@@ -174,13 +214,13 @@ class OpenAIProvider:
             "/chat/completions",
             body=body,
             cast_to=ChatCompletion,
-            options={"timeout": timeout_s},
+            options={"timeout": timeout},
             stream=stream,
             stream_cls=AsyncStream[ChatCompletionChunk],
         )
 
-    async def _complete(self, request: ModelRequest, body: dict[str, Any]) -> ModelResponse:
-        completion: ChatCompletion = await self._post(body, request.timeout_s, stream=False)
+    async def _complete(self, body: dict[str, Any], timeout: httpx2.Timeout) -> ModelResponse:
+        completion: ChatCompletion = await self._post(body, timeout, stream=False)
         if not completion.choices:
             return ModelResponse("", None, _usage(completion.usage), completion.model)
         choice = completion.choices[0]
@@ -190,9 +230,11 @@ class OpenAIProvider:
             finish = "content_filter"  # a refusal is no reply; treat it like a filtered one
         return ModelResponse(text, finish, _usage(completion.usage), completion.model)
 
-    async def _stream(self, request: ModelRequest, body: dict[str, Any], on_delta: DeltaCallback) -> ModelResponse:
+    async def _stream(
+        self, request: ModelRequest, body: dict[str, Any], timeout: httpx2.Timeout, on_delta: DeltaCallback
+    ) -> ModelResponse:
         body = {**body, "stream": True, "stream_options": {"include_usage": True}}
-        stream: AsyncStream[ChatCompletionChunk] = await self._post(body, request.timeout_s, stream=True)
+        stream: AsyncStream[ChatCompletionChunk] = await self._post(body, timeout, stream=True)
         parts: list[str] = []
         finish: str | None = None
         usage = Usage()
@@ -230,6 +272,20 @@ def _http_client(timeout_s: float) -> Any:
         return DefaultAioHttpClient(timeout=timeout_s)
     except RuntimeError:  # the class exists but aiohttp is not installed
         return None
+
+
+def _backoff(attempt: int, exc: Exception) -> float:
+    """Seconds before the next try: a short Retry-After the server gave, else exponential
+    with jitter, as the SDK's own."""
+    response = getattr(exc, "response", None)
+    header = response.headers.get("retry-after") if response is not None else None
+    try:
+        wait = float(str(header)) if header is not None else -1.0
+    except ValueError:
+        wait = -1.0
+    if 0 <= wait <= 60:
+        return wait
+    return min(0.5 * 2.0**attempt, _BACKOFF_PER_RETRY_S) * (1 - 0.25 * random.random())
 
 
 def _usage(usage: Any) -> Usage:

@@ -14,9 +14,11 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from .._version import __version__
 from ..bot import Bot
+from ..config.format import model_timeouts
 from ..config.loader import load_bots
 from ..engine import Engine
 from ..providers.base import Provider
+from ..providers.openai_chat import resolve_base_url
 from ..providers.registry import create_provider
 from ..store import open_store
 from .errors import install_error_handlers
@@ -92,8 +94,11 @@ def _lifespan(
             sender = WebhookSender(store, settings.webhook_url, settings.webhook_secret, metrics)
             sender.start()
         limit = settings.new_conversations_per_minute
+        timeouts = {
+            b.id: model_timeouts(b.config.model, resolve_base_url(b.config.model.base_url, env))[1] for b in bots
+        }
         app.state.service = SupportService(
-            bots, engines, store, metrics, webhook=sender, new_conversations_per_minute=limit
+            bots, engines, store, metrics, webhook=sender, new_conversations_per_minute=limit, request_timeouts=timeouts
         )
         app.state.tasks = set()  # streamed turns still running: finished before shutdown
         freed = await app.state.service.recover()

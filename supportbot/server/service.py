@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..bot import Bot
+from ..config.format import REMOTE_TIMEOUT_S
 from ..conversation import Conversation
 from ..decision import Decision, Option
 from ..engine import Engine, check_message
@@ -68,8 +69,12 @@ class SupportService:
         *,
         webhook: WebhookSender | None = None,
         new_conversations_per_minute: int = 0,
+        request_timeouts: Mapping[str, float] | None = None,
     ) -> None:
+        """`request_timeouts`: per bot, the seconds one model request may take (its
+        `timeout_s`, or the default for its server); a turn's lease is sized from it."""
         self.bots = {b.id: b for b in bots}
+        self._request_s = dict(request_timeouts or {})
         self.engines = dict(engines)
         self.store = store
         self.metrics = metrics
@@ -126,7 +131,8 @@ class SupportService:
         bot, engine = self.bots[bot_id], self.engines[bot_id]
         model = bot.config.model
         # Long enough for both attempts (first and repair), retries and backoff included.
-        lease = 2 * (model.timeout_s * (model.max_retries + 1) + 8 * model.max_retries) + _LEASE_MARGIN_S
+        request_s = self._request_s.get(bot_id) or model.timeout_s or REMOTE_TIMEOUT_S
+        lease = 2 * (request_s * (model.max_retries + 1) + 8 * model.max_retries) + _LEASE_MARGIN_S
         new = conversation_id is None
         conversation_id = conversation_id or uuid.uuid4().hex
         try:
