@@ -86,5 +86,6 @@ class Decision(_Strict):
     confidence: float | None = Field(None, description="The model's confidence; null when no model answered.")
     handoff: Handoff | None = None
     attempts: int = Field(0, description="Model calls made for this turn (0 when a rule fired first).")
+    cached: bool = Field(False, description="Served from the response cache: the same first message, no model call.")
     usage: Usage = Field(default_factory=Usage)
     latency_ms: float = 0.0

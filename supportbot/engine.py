@@ -12,6 +12,7 @@ long) raises MessageRejected, before anything else happens.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from collections.abc import Mapping
@@ -37,6 +38,7 @@ from .prompt import HistoryTurn, build_grounding_repair_messages, build_messages
 from .providers.base import DeltaCallback, ModelRequest, ModelResponse, Provider
 from .providers.registry import create_provider
 from .reply import MAX_REPLY_CHARS, ModelReply, parse_reply, strict_reply_schema
+from .response_cache import ResponseCache, cache_key
 from .retrieval import Candidate, retriever_for
 from .smalltalk import SmallTalk, Split, split_small_talk
 from .streaming import ReplyStream
@@ -80,6 +82,11 @@ class Engine:
         self.rules: CompiledRules = compile_rules(bot.config.escalation)
         # Built now, not during the first customer's turn.
         self.retriever = retriever_for(bot)
+        caching = bot.config.response_cache
+        self._cache = ResponseCache(caching.ttl_s, caching.max_entries) if caching.ttl_s else None
+        self._bot_hash = hashlib.sha256(
+            bot.config.model_dump_json().encode() + b"".join(s.model_dump_json().encode() for s in bot.snippets)
+        ).hexdigest()
 
     @classmethod
     def for_bot(cls, bot: Bot, env: Mapping[str, str] | None = None, *, provider: str | None = None) -> Engine:
@@ -133,6 +140,12 @@ class Engine:
         candidates, verdict = self._retrieve(question, conversation.recent_user_texts(_HISTORY_QUERIES))
         if verdict.evidence != Evidence.MATCH:
             return self._record(conversation, text, self._unsure(conversation, verdict, started))
+        key = self._cache_key(conversation, text, candidates)
+        kept = self._cache.get(key) if key and self._cache else None
+        if kept:
+            served = {"conversation_id": conversation.id, "cached": True, "attempts": 0, "usage": Usage()}
+            decision = kept[0].model_copy(update={**served, "latency_ms": _ms_since(started)})
+            return self._record(conversation, text, decision, unsure=kept[1])
         request = self._request(conversation, text, candidates)  # the model reads the whole message
         # A grounded answer is shown once checked, so it is not streamed as it is written.
         stream = (
@@ -140,7 +153,16 @@ class Engine:
         )
         outcome = await self._ask(request, stream)
         decision, unsure = self._decide(conversation, facts, outcome, candidates, started)
+        if key and self._cache:
+            self._cache.put(key, decision, unsure)
         return self._record(conversation, text, decision, unsure=unsure)
+
+    def _cache_key(self, conversation: Conversation, text: str, candidates: list[Candidate]) -> str | None:
+        """The response cache's key for a first message (response_cache.py); None for a
+        later one, whose history the model also reads, or when the bot keeps no cache."""
+        if self._cache is None or conversation.history():
+            return None
+        return cache_key(text, [c.snippet.id for c in candidates], self._bot_hash)
 
     def _retrieve(self, question: str, earlier: list[str]) -> tuple[list[Candidate], Verdict]:
         """The snippets for the prompt, and whether the knowledge answers the question. A

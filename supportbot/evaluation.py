@@ -163,6 +163,7 @@ def summarize(outcomes: Sequence[Outcome]) -> dict[str, Any]:
             "p95": round(latencies[int(0.95 * (len(latencies) - 1))], 3),
         },
         "tokens": _tokens(outcomes),
+        "response_cache_hits": sum(o.decision.cached for o in outcomes),
         "worst_snippets": _worst(in_scope),
     }
 

@@ -138,6 +138,7 @@ def test_chat_offline_prints_one_decision_per_line(spec_bot_path):
         "confidence",
         "handoff",
         "attempts",
+        "cached",
         "usage",
         "latency_ms",
     }

@@ -101,6 +101,8 @@ def _print_figures(figures: dict[str, Any]) -> None:
     if tokens["prompt"]:
         table.add_row("model tokens: prompt / completion", f"{tokens['prompt']} / {tokens['completion']}")
         table.add_row("prompt tokens from the server's cache", f"{tokens['cached']} ({_fmt(tokens['cached_share'])})")
+    if figures["response_cache_hits"]:
+        table.add_row("answered from the response cache", str(figures["response_cache_hits"]))
     out.print(table)
     worst = Table(title="Snippets answered worst")
     for column in ("snippet", "accuracy", "examples", "most often instead"):

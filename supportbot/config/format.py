@@ -23,6 +23,7 @@ __all__ = [
     "Limits",
     "ModelSettings",
     "OfflineSettings",
+    "ResponseCacheSettings",
     "Rule",
     "SmallTalkSettings",
     "SnippetConfig",
@@ -299,6 +300,16 @@ class Limits(_Strict):
     )
 
 
+class ResponseCacheSettings(_Strict):
+    """Decisions on first messages kept for a while: the same question with the same
+    snippets gets the same answer without a model call."""
+
+    ttl_s: float = Field(
+        0, ge=0, le=30 * 86400, description="Seconds a decision is kept; 0 (the default) turns the cache off."
+    )
+    max_entries: int = Field(10_000, ge=1, le=1_000_000, description="Decisions kept at most; the oldest go first.")
+
+
 #: offline.min_score's default with the lexical engine (0.55 with the semantic one): the
 #: engines score on different scales (BotConfig sets it).
 LEXICAL_MIN_SCORE = 0.45
@@ -357,6 +368,7 @@ class BotConfig(_Strict):
     knowledge: KnowledgeConfig = Field(default_factory=KnowledgeConfig)
     escalation: Escalation = Field(default_factory=Escalation)
     limits: Limits = Field(default_factory=Limits)
+    response_cache: ResponseCacheSettings = Field(default_factory=ResponseCacheSettings)
     offline: OfflineSettings = Field(default_factory=OfflineSettings)
     small_talk: SmallTalkSettings = Field(default_factory=SmallTalkSettings)
 

@@ -41,6 +41,12 @@ class Metrics:
             ["bot", "kind"],
             registry=self.registry,
         )
+        self.response_cache_hits = Counter(
+            "supportbot_response_cache_hits",
+            "Turns answered from the response cache (no model call).",
+            ["bot"],
+            registry=self.registry,
+        )
         self.errors = Counter("supportbot_errors", "Errors, by kind.", ["kind"], registry=self.registry)
 
     def observe_turn(self, bot_id: str, decision: Decision) -> None:
@@ -51,6 +57,8 @@ class Metrics:
         self.tokens.labels(bot_id, "prompt").inc(decision.usage.prompt_tokens)
         self.tokens.labels(bot_id, "completion").inc(decision.usage.completion_tokens)
         self.tokens.labels(bot_id, "cached").inc(decision.usage.cached_tokens)
+        if decision.cached:
+            self.response_cache_hits.labels(bot_id).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
