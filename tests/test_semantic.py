@@ -38,7 +38,7 @@ def cache_dir(tmp_path, monkeypatch):
 
 @needs_numpy
 def test_ngram_similarity_is_a_cosine_that_survives_misspellings():
-    from supportbot.retrieval.semantic import NgramIndex
+    from supportbot.retrieval.ngrams import NgramIndex
 
     index = NgramIndex(["How do I track my order?", "How long does delivery take?", "Can I pay by card?"])
     exact, misspelt, unrelated = (
