@@ -15,7 +15,8 @@ The set, with fixed seeds: every model turn of the example bots' transcript fixt
 conversation replayed whole, so follow-ups keep their history), and 100 in-scope, 40 id-oos
 and 20 ood-oos queries of ../shared/datasets/banking77_oos/valid.jsonl against the banking
 evaluation bot (build it first: python bench/eval_bots.py). Per set it reports: valid first
-time, repaired, invalid twice, answered right, answered wrong (the wrong snippet, an answer
+time (the first raw reply parses), repaired (a second request: invalid or unsupported by its
+snippets), invalid twice, ungrounded twice, answered right, answered wrong (the wrong snippet, an answer
 to an out-of-scope query, or a fact the cited snippets do not state), handed off correctly,
 seconds per model turn and cached prompt tokens. Every turn is written to
 bench/results/real-model-<label>.jsonl for reading.
@@ -48,6 +49,10 @@ from serve_throughput import REPO, free_port, stop, wait_http
 from supportbot import Conversation, Engine, load_bot
 from supportbot.bot import Bot
 from supportbot.decision import Decision
+from supportbot.errors import InvalidReply
+from supportbot.providers.base import DeltaCallback, ModelRequest, ModelResponse, Provider
+from supportbot.providers.registry import create_provider
+from supportbot.reply import parse_reply
 
 DATASETS = REPO.parent / "shared" / "datasets"
 MODEL_FILE = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
@@ -110,6 +115,7 @@ class Turn:
     prompt_tokens: int = 0
     cached_tokens: int = 0
     reply: str = ""
+    outputs: list[str] = field(default_factory=list)  # the model's raw replies, first and repair
     unsupported: list[str] = field(default_factory=list)
 
 
@@ -150,14 +156,41 @@ def banking_set(bot_file: Path) -> list[list[Turn]]:
     return conversations
 
 
+class Recording:
+    """The provider, with every raw model reply kept (was the first one valid?)."""
+
+    def __init__(self, inner: Provider) -> None:
+        self.inner = inner
+        self.outputs: list[str] = []
+
+    async def complete(self, request: ModelRequest, on_delta: DeltaCallback | None = None) -> ModelResponse:
+        response = await self.inner.complete(request, on_delta)
+        self.outputs.append(response.text)
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def valid(output: str) -> bool:
+    try:
+        parse_reply(output)
+    except InvalidReply:
+        return False
+    return True
+
+
 async def run_set(bot: Bot, url: str, conversations: list[list[Turn]], progress: list[int]) -> None:
-    async with Engine.for_bot(bot, {"OPENAI_BASE_URL": url}) as engine:
+    recording = Recording(create_provider(bot, {"OPENAI_BASE_URL": url}))
+    async with Engine(bot, recording) as engine:
         for turns in conversations:
             conversation = Conversation(bot.id)
             customer: list[str] = []
             for turn in turns:
                 started = time.monotonic()
+                recording.outputs = []
                 decision = await engine.turn(conversation, turn.text)
+                turn.outputs = recording.outputs
                 customer.append(turn.text)
                 turn.seconds = round(time.monotonic() - started, 2)
                 turn.action, turn.citations, turn.attempts = decision.action, decision.citations, decision.attempts
@@ -182,8 +215,9 @@ def figures(turns: list[Turn]) -> dict[str, object]:
     called = [t for t in counted if t.attempts]
     invalid = [t for t in called if t.rule == "invalid_model_output"]
     unavailable = [t for t in called if t.rule == "model_unavailable"]
-    valid_first = [t for t in called if t.attempts == 1 and t not in unavailable]
-    repaired = [t for t in called if t.attempts == 2 and t not in invalid and t not in unavailable]
+    valid_first = [t for t in called if t.outputs and valid(t.outputs[0])]
+    failed = ("invalid_model_output", "ungrounded", "model_unavailable")
+    repaired = [t for t in called if len(t.outputs) == 2 and t.rule not in failed]
     answers = [t for t in counted if t.action == "answer" and t.attempts]
     right = [t for t in answers if t.expect in t.citations and not t.unsupported]
     wrong = [t for t in answers if t not in right]
@@ -196,6 +230,7 @@ def figures(turns: list[Turn]) -> dict[str, object]:
         "valid first time": f"{len(valid_first)}/{len(called)}",
         "repaired": len(repaired),
         "invalid twice": len(invalid),
+        "ungrounded twice": sum(t.rule == "ungrounded" for t in called),
         "model unavailable": len(unavailable),
         "in-scope answered right": f"{sum(t in right for t in in_scope)}/{len(in_scope)}",
         "answered wrong": f"{len(wrong)}/{len(answers)} (unsupported facts: {sum(bool(t.unsupported) for t in answers)})",
