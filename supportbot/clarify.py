@@ -66,7 +66,9 @@ def judge_retrieval(
 
 
 def clarification_text(options: Sequence[Option]) -> str:
-    """The question a clarification asks."""
+    """The question a clarification asks (one option is asked about by name: "yes" picks it)."""
+    if len(options) == 1:
+        return f'I\'m not sure I understood. Did you mean "{options[0].title}"? Say yes, or shall I get a person?'
     listed = ", ".join(f"({number}) {option.title}" for number, option in enumerate(options, 1))
     return f"I'm not sure I understood. Did you mean: {listed}? Or shall I get a person?"
 
@@ -85,6 +87,7 @@ _PERSON_WORDS = re.compile(
     r"|^(?:yes|yeah|yep)(?:\s+please)?[.!]*$|^(?:neither|none|none of (?:them|those|these))[.!]*$"
 )
 _WORD = re.compile(r"[a-z0-9]+")
+_YES = re.compile(r"^(?:yes|yeah|yep|yup|correct|right|exactly|that'?s (?:it|right))(?:,? please)?[.!]*$")
 _FILLER = frozenset(
     [
         "the",
@@ -114,6 +117,8 @@ def read_pick(text: str, options: Sequence[Option], option_id: str | None = None
     if option_id is not None:
         return next((o for o in options if o.id == option_id), None)
     said = textnorm.fold(text).strip()
+    if len(options) == 1 and _YES.match(said):
+        return options[0]
     number = _NUMBER.match(said)
     if number and 1 <= int(number.group(1)) <= len(options):
         return options[int(number.group(1)) - 1]

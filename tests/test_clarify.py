@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from supportbot import Conversation, Engine, load_bot
-from supportbot.clarify import PERSON, Evidence, judge_retrieval, read_pick
+from supportbot.clarify import PERSON, Evidence, clarification_text, judge_retrieval, read_pick
 from supportbot.config import SnippetConfig
 from supportbot.decision import Option
 from supportbot.providers.offline import OfflineProvider
@@ -54,6 +54,16 @@ def test_a_pick_by_id_comes_from_a_button_and_a_person_can_be_asked_for():
     assert read_pick("3", OPTIONS) is None and read_pick("what about my invoice?", OPTIONS) is None
 
 
+def test_one_option_is_asked_about_by_name_and_yes_picks_it():
+    [hours] = OPTIONS[:1]
+    assert clarification_text([hours]) == (
+        'I\'m not sure I understood. Did you mean "Opening hours"? Say yes, or shall I get a person?'
+    )
+    assert read_pick("yes", [hours]) == hours and read_pick("Yes please!", [hours]) == hours
+    assert read_pick("a person", [hours]) is PERSON and read_pick("no, my invoice", [hours]) is None
+    assert "(1) Opening hours, (2) Booking a repair" in clarification_text(OPTIONS)
+
+
 def clarifying_bot(write):
     from conftest import MINIMAL_BOT
 
@@ -69,7 +79,7 @@ async def test_an_unsure_question_is_clarified_and_the_pick_answered_without_a_m
     conversation = Conversation(bot.id)
     asked = await engine.turn(conversation, "delivery")
     assert asked.action == "clarify" and "shipping-times" in [o.id for o in asked.options]
-    assert "Did you mean" in asked.reply and "Or shall I get a person?" in asked.reply
+    assert "Did you mean" in asked.reply and "shall I get a person?" in asked.reply
     number = [o.id for o in asked.options].index("shipping-times") + 1
     answered = await engine.turn(conversation, str(number))
     assert (answered.action, answered.citations) == ("answer", ["shipping-times"])
