@@ -78,3 +78,21 @@ def test_errors_name_the_place_and_the_kind_never_the_value():
     message = str(caught.value)
     assert "reply: must be of type string, not an object" in message
     assert "jane" not in message and "4111" not in message
+
+
+def test_a_raw_newline_inside_a_string_is_read_as_one():
+    # Grammar-constrained servers (llama.cpp) let raw newlines through inside strings.
+    raw = '{"action": "answer", "citations": ["a"], "confidence": 0.9, "reply": "Line one.\nLine two.", "handoff_reason": null}'
+    assert parse_reply(raw).reply == "Line one.\nLine two."
+
+
+def test_the_grammar_schema_keeps_string_limits_small_and_citations_to_those_offered():
+    from supportbot.reply import grammar_reply_schema, strict_reply_schema
+
+    schema = grammar_reply_schema(strict_reply_schema(["track-order", "returns"]))
+    assert schema["properties"]["reply"]["maxLength"] <= 1000  # ~2,000 broke llama.cpp's grammar parser
+    assert schema["properties"]["citations"] == {
+        "type": "array",
+        "items": {"type": "string", "enum": ["track-order", "returns"]},
+        "maxItems": 2,
+    }
