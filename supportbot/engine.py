@@ -140,6 +140,10 @@ class Engine:
         candidates, verdict = self._retrieve(question, conversation.recent_user_texts(_HISTORY_QUERIES))
         if verdict.evidence != Evidence.MATCH:
             return self._record(conversation, text, self._unsure(conversation, verdict, started))
+        # The model answers from the snippet retrieval matched, clearly ahead of the rest: given
+        # the near neighbours as well, a 1.5B model cited a neighbour in 19 of its 21 wrong
+        # answers on banking77 where the match was right (README, "A real model").
+        candidates = list(verdict.options[:1])
         key = self._cache_key(conversation, text, candidates)
         kept = self._cache.get(key) if key and self._cache else None
         if kept:

@@ -122,7 +122,12 @@ async def test_old_turns_leave_the_prompt_when_the_history_budget_is_spent(bot):
 
     tight = Bot(small, bot.snippets, bot.source)
     messages = ["Where is my package? " * 3, "How long does delivery take?", "Returns?"]
-    _, provider, _ = await run(tight, [reply(), reply(), reply()], *messages)
+    steps = [
+        reply(),
+        reply(text="Standard shipping takes 3 to 5 business days.", citations=("shipping-times",)),
+        reply(text="Unworn items can be returned within 30 days.", citations=("return-policy",)),
+    ]
+    _, provider, _ = await run(tight, steps, *messages)
     third = provider.requests[2].messages
     assert third[0]["role"] == "system"
     assert all(m["content"] != messages[0] for m in third)
