@@ -201,7 +201,13 @@ class KnowledgeConfig(_Strict):
         default_factory=list,
         description="Globs relative to the bot file: *.yaml/*.yml (snippets: list) and *.md files.",
     )
-    top_k: int = Field(4, ge=1, le=50, description="How many snippets go into the prompt.")
+    top_k: int = Field(
+        4,
+        ge=1,
+        le=50,
+        description="How many snippets retrieval ranks: a clarification offers those that match well enough; "
+        "the model reads the one retrieval matched.",
+    )
     engine: Literal["lexical", "semantic"] = Field(
         "semantic",
         description="semantic (default): sentence vectors plus n-grams, far better on real customer "
