@@ -43,6 +43,17 @@ async def test_an_answer_cites_the_snippets_it_used(bot):
     assert next(c.snippet.id for c in provider.requests[0].candidates) == "track-order"
 
 
+async def test_the_model_reads_only_the_snippet_retrieval_matched(bot):
+    # "delivery" also shares words with the shipping snippet; retrieval's clear match is the
+    # one the model answers from (a small model otherwise cites the neighbour).
+    [_], provider, _ = await run(bot, [reply()], "Where is my package? Is delivery late?")
+    [request] = provider.requests
+    assert [c.snippet.id for c in request.candidates] == ["track-order"]
+    system = request.messages[0]["content"]
+    assert "[track-order]" in system and "[shipping-times]" not in system
+    assert request.reply_schema["properties"]["citations"]["items"]["enum"] == ["track-order"]
+
+
 async def test_a_rule_that_fires_hands_off_without_calling_the_model(bot):
     [decision], provider, conversation = await run(bot, [], "I'll sue you")
     assert decision.action == "handoff" and decision.handoff.rule == "legal"
