@@ -35,6 +35,8 @@ MAX_REPLY_CHARS = 4000
 _MAX_OUTPUT_CHARS = 4 * MAX_REPLY_CHARS + 2000
 # What a small model copies from the contract's example (or the repair request's) instead of answering.
 _PLACEHOLDERS = frozenset({"...", "\u2026", "your answer here.", "your answer here", "answer", "reply"})
+# A template's gap a small model leaves in its answer: "deposited on [insert date]".
+_TEMPLATE_GAP = re.compile(r"\[(?:insert|enter|add|your|customer|name|date|amount|number)\b[^\]]{0,40}\]", re.I)
 _FENCE = re.compile(r"\A\s*```(?:json)?\s*\n(.*?)\n?```\s*\Z", re.S | re.I)
 
 
@@ -67,6 +69,9 @@ class ModelReply(BaseModel):
             raise ValueError('an "answer" needs a non-empty "reply"')
         if self.action == "answer" and self.reply.strip().lower() in _PLACEHOLDERS:
             raise ValueError('the "reply" is a placeholder from the example; write the answer to the customer')
+        gap = _TEMPLATE_GAP.search(self.reply) if self.action == "answer" else None
+        if gap:
+            raise ValueError(f'the "reply" has a gap left to fill ({gap.group()}); say only what the snippets say')
         return self
 
 

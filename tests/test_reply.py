@@ -96,3 +96,14 @@ def test_the_grammar_schema_keeps_string_limits_small_and_citations_to_those_off
         "items": {"type": "string", "enum": ["track-order", "returns"]},
         "maxItems": 2,
     }
+
+
+@pytest.mark.parametrize("gap", ["[insert date]", "[Your Name]", "[amount]"])
+def test_an_answer_with_a_template_gap_left_in_it_is_invalid(gap):
+    # Seen from Qwen2.5-Coder-1.5B: "Your missing cheque was deposited on [insert date] ..."
+    raw = json.dumps(
+        {"action": "answer", "citations": ["a"], "confidence": 0.9, "reply": f"Done on {gap}.", "handoff_reason": None}
+    )
+    with pytest.raises(InvalidReply, match="gap left to fill"):
+        parse_reply(raw)
+    assert parse_reply(raw.replace(gap, "[Cards] > [Replace card]")).reply  # brackets of the app's own are fine
