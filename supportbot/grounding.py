@@ -9,8 +9,10 @@ before a customer sees it:
    in the reply must appear in the cited snippets or in the customer's own messages (an
    order number the customer gave may be repeated back). Compared in a normal form:
    "$12.00" matches "12", "1,000" matches "1000", "9am" matches "9:00", an email or a URL
-   whatever its case, a phone number whatever its spacing. Numbered-list markers ("1.")
-   are not facts.
+   whatever its case, a phone number whatever its spacing. The numbers of a numbered list
+   count too: of the 8 lists of steps a 1.5B model wrote in 266 answers, 7 were steps no
+   snippet gives ("1. Log in to your account. 2. Go to the 'Top-ups' section...") and the
+   8th stitched three snippets together.
 2. Meaning. The reply must be close to the cited snippets: the retriever's closeness
    (sentence-vector cosine with the semantic engine, the share of the reply's content
    words found in the snippets with the lexical one) at least the engine's floor.
@@ -46,7 +48,6 @@ _TIME = re.compile(r"(?i)\b\d{1,2}(?::\d{2})?\s?(?:[ap]\.?m\b\.?)|\b\d{1,2}:\d{2
 _MONEY = re.compile(r"(?i)[$€£¥]\s?\d[\d,.]*\d|[$€£¥]\s?\d|\b\d[\d,.]*\s?(?:usd|eur|gbp|dollars?|euros?|pounds?)\b")
 _PERCENT = re.compile(r"\b\d[\d,.]*\s?(?:%|percent\b)")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-_LIST_MARKER = re.compile(r"(?m)^\s*\d{1,2}[.)]\s")
 #: Fact kinds in the order they are taken out of the text (a URL holds numbers, a price is
 #: one), and whether `lenient` checks them.
 _KINDS: tuple[tuple[str, re.Pattern[str], bool], ...] = (
@@ -70,7 +71,7 @@ class Fact:
 def facts(text: str) -> list[Fact]:
     """The checkable facts of a text in reading order, each taken out once (a URL's digits
     are not numbers of their own)."""
-    rest = _LIST_MARKER.sub(lambda m: " " * len(m.group()), text)
+    rest = text
     found: list[tuple[int, Fact]] = []
     for kind, pattern, _ in _KINDS:
         for match in [m for m in pattern.finditer(rest) if _counts(kind, m.group())]:

@@ -48,8 +48,15 @@ def test_facts_are_found_by_kind_and_each_only_once():
     ]
 
 
-def test_list_markers_are_not_facts():
-    assert facts("1. Open the app\n2. Tap Orders") == []
+def test_a_numbered_list_of_steps_the_snippet_does_not_give_is_unsupported():
+    # 7 of the 8 numbered lists a 1.5B model wrote were steps of its own invention.
+    steps = "1. Log in to your account.\n2. Go to the 'Top-ups' section.\n3. Click 'Verify'."
+    assert unsupported_facts(steps, ["Verify a top-up with the code on your bank statement."], []) == [
+        "the number '1'",
+        "the number '2'",
+        "the number '3'",
+    ]
+    assert unsupported_facts("1. Open the app\n2. Tap Cards", ["1. Open the app. 2. Tap Cards."], []) == []
 
 
 @pytest.mark.parametrize(
