@@ -101,21 +101,29 @@ def _digits(text: str) -> str:
     return re.sub(r"\D", "", text)
 
 
-def _supported(fact: Fact, sources: str, numbers: set[str], phones: set[str]) -> bool:
+# A price is no percentage: "£2" does not stand on "a 2% fee" (seen from the 1.5B model).
+_OTHER_UNIT = {"price": "percentage", "percentage": "price"}
+
+
+def _supported(fact: Fact, sources: str, numbers: dict[str, set[str]], phones: set[str]) -> bool:
+    if fact.kind in _OTHER_UNIT:
+        return _numbers(fact.text) <= numbers[fact.kind] | (numbers["number"] - numbers[_OTHER_UNIT[fact.kind]])
     if fact.kind in ("URL", "email address"):
         return fact.text.lower().rstrip("/") in sources.lower()
     if fact.kind == "phone number":
         # "020 7946 0000" is "+44 20 7946 0000" without the country code, and the reverse.
         digits = _digits(fact.text).lstrip("0")
         return any(digits in known or digits.endswith(known) for known in phones)
-    return _numbers(fact.text) <= numbers
+    return _numbers(fact.text) <= numbers["number"]
 
 
 def unsupported_facts(reply: str, snippets: Sequence[str], customer: Sequence[str], lenient: bool = False) -> list[str]:
     """The reply's facts that neither the snippets nor the customer's messages state,
     described for a repair request ("the price '$15'")."""
     sources = "\n".join([*snippets, *customer])
-    numbers = _numbers(sources)
+    stated = facts(sources)
+    numbers = {kind: _numbers(" ".join(f.text for f in stated if f.kind == kind)) for kind in _OTHER_UNIT}
+    numbers["number"] = _numbers(sources)
     phones = {_digits(m.group()).lstrip("0") for m in _PHONE.finditer(sources)} - {""}
     checked = {kind for kind, _, in_lenient in _KINDS if in_lenient or not lenient}
     problems = [

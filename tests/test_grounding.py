@@ -79,6 +79,14 @@ def test_an_invented_or_changed_fact_is_named():
     assert problems == ["the number '2'", "the price '$5.99'"]
 
 
+def test_a_price_does_not_stand_on_a_percentage_nor_the_reverse():
+    # Seen from the 1.5B model: "typically £2 per transaction" for "a 2% fee applies".
+    snippet = "Cash withdrawals are free up to £200 a month; above that a 2% fee applies."
+    assert unsupported_facts("A £2 fee applies above £200.", [snippet], []) == ["the price '£2'"]
+    assert unsupported_facts("Above 200 a month, 2 percent.", [snippet], []) == []
+    assert unsupported_facts("It costs $12.", ["It costs 12 a month."], []) == []  # a bare number serves either
+
+
 def test_the_customers_own_numbers_may_be_repeated_back():
     assert unsupported_facts("Order 88231 ships in 3 to 5 business days.", [SNIPPET], ["Where is order 88231?"]) == []
 
