@@ -12,7 +12,6 @@ long) raises MessageRejected, before anything else happens.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import time
 from collections.abc import Mapping
@@ -38,7 +37,7 @@ from .prompt import HistoryTurn, build_grounding_repair_messages, build_messages
 from .providers.base import DeltaCallback, ModelRequest, ModelResponse, Provider
 from .providers.registry import create_provider
 from .reply import MAX_REPLY_CHARS, ModelReply, parse_reply, strict_reply_schema
-from .response_cache import ResponseCache, cache_key
+from .response_cache import ResponseCache, cache_key, content_hash
 from .retrieval import Candidate, retriever_for
 from .smalltalk import SmallTalk, Split, split_small_talk
 from .streaming import ReplyStream
@@ -84,9 +83,7 @@ class Engine:
         self.retriever = retriever_for(bot)
         caching = bot.config.response_cache
         self._cache = ResponseCache(caching.ttl_s, caching.max_entries) if caching.ttl_s else None
-        self._bot_hash = hashlib.sha256(
-            bot.config.model_dump_json().encode() + b"".join(s.model_dump_json().encode() for s in bot.snippets)
-        ).hexdigest()
+        self._bot_hash = content_hash(bot)
 
     @classmethod
     def for_bot(cls, bot: Bot, env: Mapping[str, str] | None = None, *, provider: str | None = None) -> Engine:
@@ -151,11 +148,8 @@ class Engine:
             decision = kept[0].model_copy(update={**served, "latency_ms": _ms_since(started)})
             return self._record(conversation, text, decision, unsure=kept[1])
         request = self._request(conversation, text, candidates)  # the model reads the whole message
-        # A grounded answer is shown once checked, so it is not streamed as it is written.
-        stream = (
-            self._reply_stream(candidates, on_reply_delta) if self.bot.config.escalation.grounding == "off" else None
-        )
-        outcome = await self._ask(request, stream)
+        checked = self.bot.config.escalation.grounding != "off"  # shown once checked, so not streamed as written
+        outcome = await self._ask(request, None if checked else self._reply_stream(candidates, on_reply_delta))
         decision, unsure = self._decide(conversation, facts, outcome, candidates, started)
         if key and self._cache:
             self._cache.put(key, decision, unsure)

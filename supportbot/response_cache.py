@@ -17,13 +17,22 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
+from .bot import Bot
 from .decision import Decision
 
-__all__ = ["CACHEABLE_HANDOFFS", "ResponseCache", "cache_key", "cacheable"]
+__all__ = ["CACHEABLE_HANDOFFS", "ResponseCache", "cache_key", "cacheable", "content_hash"]
 
 #: Hand-offs that are the model's judgement of the message, not a failure of the moment.
 CACHEABLE_HANDOFFS = frozenset({"model_requested", "low_confidence", "no_citations", "unknown_citations"})
 _SPACE = re.compile(r"\s+")
+
+
+def content_hash(bot: Bot) -> str:
+    """Identifies what a bot says: its whole config and every snippet."""
+    digest = hashlib.sha256(bot.config.model_dump_json().encode())
+    for snippet in bot.snippets:
+        digest.update(snippet.model_dump_json().encode())
+    return digest.hexdigest()
 
 
 def cache_key(message: str, offered: Sequence[str], bot_hash: str) -> str:

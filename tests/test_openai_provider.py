@@ -160,7 +160,7 @@ async def test_a_silent_server_is_given_up_on_after_the_first_byte_bound(bot, fa
     ],
 )
 def test_default_timeouts_fit_the_server(bot, base_url, settings, expected):
-    from supportbot.config.format import model_timeouts
+    from supportbot.config.timeouts import model_timeouts
 
     unset = {"timeout_s": None, "first_byte_timeout_s": None}  # MINIMAL_BOT sets a timeout
     assert model_timeouts(bot.config.model.model_copy(update={**unset, **settings}), base_url) == expected

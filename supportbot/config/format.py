@@ -13,9 +13,6 @@ import regex
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
-    "LOCAL_TIMEOUT_FLOOR_S",
-    "LOCAL_TIMEOUT_S",
-    "REMOTE_TIMEOUT_S",
     "BotConfig",
     "Escalation",
     "KnowledgeConfig",
@@ -30,8 +27,6 @@ __all__ = [
     "SnippetFrontMatter",
     "bot_json_schema",
     "check_regex",
-    "is_local",
-    "model_timeouts",
 ]
 
 IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9_.:?-]*$"
@@ -140,33 +135,6 @@ class ModelSettings(_Strict):
         if not re.match(r"^https?://", value):
             raise ValueError("base_url must start with http:// or https://")
         return value.strip()
-
-
-#: Default model timeouts: a server elsewhere, and one on this machine (a CPU model).
-REMOTE_TIMEOUT_S = 20.0
-LOCAL_TIMEOUT_S = 300.0
-#: Below this, a model on this machine will often time out (`validate` warns).
-LOCAL_TIMEOUT_FLOOR_S = 120.0
-
-
-def is_local(base_url: str | None) -> bool:
-    """Whether a base URL points at this machine (localhost, 127.0.0.0/8, ::1)."""
-    import ipaddress
-    from urllib.parse import urlsplit
-
-    host = urlsplit(base_url or "").hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def model_timeouts(settings: ModelSettings, base_url: str | None) -> tuple[float, float]:
-    """(first byte, total) seconds for one request to `base_url`: the bot's, or the defaults."""
-    total = settings.timeout_s or (LOCAL_TIMEOUT_S if is_local(base_url) else REMOTE_TIMEOUT_S)
-    return min(settings.first_byte_timeout_s or total, total), total
 
 
 class SnippetConfig(_Strict):

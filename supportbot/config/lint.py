@@ -18,7 +18,8 @@ except ImportError:  # pragma: no cover
     MAXREPEAT = None
 
 from ..errors import Problem
-from .format import LOCAL_TIMEOUT_FLOOR_S, LOCAL_TIMEOUT_S, BotConfig, SnippetConfig, is_local
+from .format import BotConfig, SnippetConfig
+from .timeouts import LOCAL_TIMEOUT_FLOOR_S, LOCAL_TIMEOUT_S, is_local
 from .yamldoc import YamlDoc
 
 __all__ = ["backtracking_risk", "lint_bot", "snippet_warnings"]

@@ -33,7 +33,7 @@ class ModelRequest:
     #: The turn's reply schema, citations limited to the snippets offered (reply.py).
     reply_schema: Mapping[str, Any]
     #: Seconds for the whole request, and for the server's silence (first byte); None: the
-    #: provider's default for its server (config.format.model_timeouts).
+    #: provider's default for its server (config/timeouts.py).
     timeout_s: float | None
     max_retries: int
     first_byte_timeout_s: float | None = None

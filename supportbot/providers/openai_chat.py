@@ -3,7 +3,7 @@ OpenAI-compatible server (OpenAI, Ollama, vLLM, llama.cpp's server...).
 
 Timeouts and retries: each request is bounded twice, by the server's silence (first byte:
 `first_byte_timeout_s`) and by the whole reply (`timeout_s`), with defaults that a CPU model
-on this machine can meet (config.format.model_timeouts). 429, 5xx and connection failures
+on this machine can meet (config/timeouts.py). 429, 5xx and connection failures
 are retried up to `max_retries` times with exponential backoff and jitter, honouring
 Retry-After, as the SDK would; a request that timed out is not: a local server keeps
 writing an abandoned reply, and a retry would only queue behind it. The whole call, retries
@@ -35,7 +35,7 @@ from openai import AsyncOpenAI, AsyncStream
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from .._version import USER_AGENT
-from ..config.format import model_timeouts
+from ..config.timeouts import model_timeouts
 from ..decision import Usage
 from ..errors import MissingApiKey, ModelUnavailable
 from ..reply import grammar_reply_schema

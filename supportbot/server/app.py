@@ -14,8 +14,8 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from .._version import __version__
 from ..bot import Bot
-from ..config.format import model_timeouts
 from ..config.loader import load_bots
+from ..config.timeouts import model_timeouts
 from ..engine import Engine
 from ..providers.base import Provider
 from ..providers.openai_chat import resolve_base_url

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..bot import Bot
-from ..config.format import REMOTE_TIMEOUT_S
+from ..config.timeouts import REMOTE_TIMEOUT_S
 from ..conversation import Conversation
 from ..decision import Decision, Option
 from ..engine import Engine, check_message
