@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import os
 from pathlib import Path
 from typing import Annotated
@@ -13,21 +12,13 @@ import typer
 from ..bot import Bot
 from ..config.loader import load_bots
 from ..errors import ConfigError, ProviderError
+from ..loopback import is_loopback
 from ..providers.base import Provider
 from ..providers.registry import create_provider
 from ..server.settings import LOOPBACK, SETTINGS_ENV, ServerSettings
 from .common import EXIT_CONFIG, err, print_problems
 
 __all__ = ["serve"]
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _bots_or_exit(settings: ServerSettings) -> tuple[list[Bot], dict[str, Provider]]:
@@ -97,7 +88,7 @@ def _listen_host(settings: ServerSettings, host: str) -> str:
     """Where to listen: without keys, loopback only, whatever was asked."""
     if settings.keys_configured:
         return host
-    if not _is_loopback(host):
+    if not is_loopback(host):
         err.print(
             f"no SUPPORTBOT_API_KEYS or SUPPORTBOT_AGENT_KEYS set: listening on {LOOPBACK} only, not {host}",
             markup=False,

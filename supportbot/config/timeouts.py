@@ -3,9 +3,9 @@ model on this machine takes tens of seconds a turn. Pure."""
 
 from __future__ import annotations
 
-import ipaddress
 from urllib.parse import urlsplit
 
+from ..loopback import is_loopback
 from .format import ModelSettings
 
 __all__ = ["LOCAL_TIMEOUT_FLOOR_S", "LOCAL_TIMEOUT_S", "REMOTE_TIMEOUT_S", "is_local", "model_timeouts"]
@@ -19,13 +19,7 @@ LOCAL_TIMEOUT_FLOOR_S = 120.0
 
 def is_local(base_url: str | None) -> bool:
     """Whether a base URL points at this machine (localhost, 127.0.0.0/8, ::1)."""
-    host = urlsplit(base_url or "").hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return is_loopback(urlsplit(base_url or "").hostname or "")
 
 
 def model_timeouts(settings: ModelSettings, base_url: str | None) -> tuple[float, float]:
