@@ -124,7 +124,7 @@ def unsupported_facts(reply: str, snippets: Sequence[str], customer: Sequence[st
     stated = facts(sources)
     numbers = {kind: _numbers(" ".join(f.text for f in stated if f.kind == kind)) for kind in _OTHER_UNIT}
     numbers["number"] = _numbers(sources)
-    phones = {_digits(m.group()).lstrip("0") for m in _PHONE.finditer(sources)} - {""}
+    phones = {_digits(m.group()).lstrip("0") for m in _PHONE.finditer(sources) if _counts("phone number", m.group())}
     checked = {kind for kind, _, in_lenient in _KINDS if in_lenient or not lenient}
     problems = [
         f"the {f.kind} {f.text!r}"

@@ -87,6 +87,11 @@ def test_a_price_does_not_stand_on_a_percentage_nor_the_reverse():
     assert unsupported_facts("It costs $12.", ["It costs 12 a month."], []) == []  # a bare number serves either
 
 
+def test_a_phone_number_is_not_supported_by_a_short_run_of_digits():
+    # "(30) 510" is no phone number: a reply's number ending in 30510 does not stand on it.
+    assert unsupported_facts("Call 0800 30510.", ["Limits: (30) 510 a day."], []) == ["the phone number '0800 30510'"]
+
+
 def test_the_customers_own_numbers_may_be_repeated_back():
     assert unsupported_facts("Order 88231 ships in 3 to 5 business days.", [SNIPPET], ["Where is order 88231?"]) == []
 
