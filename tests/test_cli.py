@@ -250,3 +250,33 @@ def test_chat_with_nothing_on_stdin_says_how_to_use_it(spec_bot_path):
 
 def test_version():
     assert invoke("--version").output.startswith("supportbot ")
+
+
+def test_purge_removes_conversations_older_than_asked_and_says_how_many(tmp_path):
+    import asyncio
+    import sqlite3
+
+    from supportbot.store import open_store
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+
+    async def two_conversations() -> None:
+        store = open_store(url)
+        await store.open()
+        await store.create_conversation("old", "shop", {})
+        await store.create_conversation("new", "shop", {})
+        await store.close()
+
+    asyncio.run(two_conversations())
+    with sqlite3.connect(tmp_path / "store.db") as db:
+        db.execute("UPDATE conversations SET updated_at = '2020-01-01T00:00:00.000Z' WHERE id = 'old'")
+    result = invoke("purge", "--older-than", "90d", "--db", url)
+    assert result.exit_code == 0 and "removed 1 conversation last changed before" in result.output
+    with sqlite3.connect(tmp_path / "store.db") as db:
+        assert [row[0] for row in db.execute("SELECT id FROM conversations")] == ["new"]
+
+
+@pytest.mark.parametrize("age", ["90", "3 weeks", "0d", "-1d"])
+def test_purge_refuses_an_age_it_cannot_read_and_says_what_it_takes(tmp_path, age):
+    result = invoke("purge", "--older-than", age, "--db", f"sqlite:///{tmp_path / 'x.db'}")
+    assert result.exit_code == 2 and "90d (days), 12h (hours) or 30m (minutes)" in result.output

@@ -214,3 +214,13 @@ def test_customer_events_stream_carries_agent_replies(tmp_path):
         "author": "maria",
         "at": None,
     }
+
+
+def test_an_agent_deletes_a_conversation_for_good_and_a_customer_cannot(tmp_path):
+    customer_key, agent_key = {"Authorization": "Bearer ck-secret-123"}, {"Authorization": "Bearer ak-secret-456"}
+    with client_for(tmp_path, api_keys=["ck-secret-123"], agent_keys=["ak-secret-456"]) as client:
+        cid = post(client, "Where is my order?", headers=customer_key).json()["conversation_id"]
+        assert client.delete(f"/v1/conversations/{cid}", headers=customer_key).status_code == 401
+        assert client.delete(f"/v1/conversations/{cid}", headers=agent_key).status_code == 204
+        assert client.get(f"/v1/conversations/{cid}", headers=agent_key).status_code == 404
+        assert client.delete(f"/v1/conversations/{cid}", headers=agent_key).status_code == 404

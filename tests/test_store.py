@@ -328,3 +328,44 @@ async def test_the_queue_pages_with_a_cursor_in_waiting_order(store):
         after = (last.handoff_at or "", last.created_at, last.id)
     expected = sorted(ids, key=lambda c: (ids.index(c) % 3, ids.index(c)))
     assert seen == expected
+
+
+async def test_deleting_a_conversation_removes_its_messages_tickets_and_webhook_rows_only(store):
+    for cid in ("gone", "kept"):
+        await new_conversation(store, cid)
+        await hand_off(store, cid, f"human for {cid}", webhook={"event": "handoff", "conversation_id": cid})
+    assert await store.delete_conversations(["gone", "nowhere"]) == 1
+    assert await store.get_conversation("gone") is None and await store.messages("gone") == []
+    assert [row.payload["conversation_id"] for row in await store.outbox()] == ["kept"]
+    assert [m.text for m in await store.messages("kept")] == ["human for kept"]
+    await new_conversation(store, "gone")  # the id is free again, its counters start over
+    await store.save_turn(
+        "gone", [customer("hello")], from_state="bot_active", state="bot_active", bot_turns=0, unsure_streak=0
+    )
+    assert [m.seq for m in await store.messages("gone")] == [1]
+
+
+async def test_a_webhook_row_from_before_it_carried_its_conversation_goes_with_it(database_url, store):
+    cid = await new_conversation(store)
+    await hand_off(store, cid, webhook={"event": "handoff", "conversation_id": cid})
+    # As written by schema version 3, which had no outbox.conversation_id.
+    raw = open_store(database_url)
+    await raw.open()
+    try:
+        await raw._run(lambda cursor: cursor.execute("UPDATE outbox SET conversation_id = NULL"))  # type: ignore[attr-defined]
+    finally:
+        await raw.close()
+    assert await store.delete_conversations([cid]) == 1 and await store.outbox() == []
+
+
+async def test_purge_removes_what_last_changed_before_the_cut_off(store):
+    from supportbot.store.rows import utc_now
+
+    await new_conversation(store, "old")
+    await asyncio.sleep(0.01)
+    cut_off = utc_now()
+    await asyncio.sleep(0.01)
+    await new_conversation(store, "new")
+    assert await store.purge(cut_off) == 1
+    assert await store.get_conversation("old") is None and await store.get_conversation("new") is not None
+    assert await store.purge(cut_off) == 0

@@ -17,7 +17,7 @@ from ..config.format import bot_json_schema
 from ..config.loader import display_path, find_bot_files, load_bot
 from ..errors import ConfigError, ProviderError
 from ..retrieval.encoder import DEFAULT_MODEL, missing_requirement
-from . import evaluate, serve, transcripts
+from . import evaluate, retention, serve, transcripts
 from .chat import run_chat
 from .common import EXIT_CONFIG, err, load_for_cli, out, print_problems
 from .scaffold import scaffold_bot
@@ -133,6 +133,7 @@ app.command()(transcripts.replay)
 app.command()(transcripts.record)
 app.command()(transcripts.coverage)
 app.command("eval")(evaluate.evaluate)
+app.command()(retention.purge)
 
 
 def main() -> None:

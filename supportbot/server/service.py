@@ -213,6 +213,11 @@ class SupportService:
         wanted = "release it (claim it first)"
         return await self._transition(conversation_id, [state.AGENT_ACTIVE], target, wanted, resume=resume_bot)
 
+    async def delete(self, conversation_id: str) -> None:
+        """Remove a conversation with its messages, decisions and webhook rows (retention)."""
+        if not await self.store.delete_conversations([conversation_id]):
+            raise ConversationNotFound(f"no conversation '{conversation_id}'")
+
     async def agent_message(self, conversation_id: str, text: str) -> MessageRow:
         """A reply by the agent who claimed the conversation."""
         row = await self.store.get_conversation(conversation_id)

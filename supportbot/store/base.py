@@ -144,6 +144,15 @@ class Store(Protocol):
         ...
 
     # reads for operations (the load benchmark, the tests)
+    async def delete_conversations(self, conversation_ids: Sequence[str]) -> int:
+        """Remove these conversations with their messages, tickets and webhook rows; returns
+        how many there were."""
+        ...
+
+    async def purge(self, before: str) -> int:
+        """Remove every conversation last changed before `before` (UTC ISO 8601), as above."""
+        ...
+
     async def outbox(self) -> list[OutboxRow]:
         """Every webhook row, delivered or not, oldest first."""
         ...

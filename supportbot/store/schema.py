@@ -70,6 +70,13 @@ MIGRATIONS: list[list[str]] = [
         # The options of the clarification the bot just asked (JSON), if it did.
         "ALTER TABLE conversations ADD COLUMN clarifying TEXT",
     ],
+    [
+        # Retention: a conversation's webhook rows go with it, and old conversations are
+        # found by when they last changed. Rows written before this carry no id (sql.py).
+        "ALTER TABLE outbox ADD COLUMN conversation_id TEXT",
+        "CREATE INDEX outbox_by_conversation ON outbox (conversation_id)",
+        "CREATE INDEX conversations_by_updated ON conversations (updated_at)",
+    ],
 ]
 
 NEVER = 1e18  # a next_attempt_at that never comes: delivery given up

@@ -214,7 +214,8 @@ class SqlStore:
                 raise UnknownConversation(conversation_id)
             if webhook is not None and found[0] == state:
                 cursor.execute(
-                    "INSERT INTO outbox (payload, next_attempt_at) VALUES (?, ?)", (json.dumps(webhook), time.time())
+                    "INSERT INTO outbox (payload, next_attempt_at, conversation_id) VALUES (?, ?, ?)",
+                    (json.dumps(webhook), time.time(), conversation_id),
                 )
             return ConversationState(found[0])
 
@@ -279,6 +280,22 @@ class SqlStore:
             return [rows.conversation(r) for r in cursor.fetchall()]
 
         return await self._run(fetch)
+
+    # retention ------------------------------------------------------------------------------
+
+    async def delete_conversations(self, conversation_ids: Sequence[str]) -> int:
+        """Remove conversations with their messages (decisions included), tickets and webhook
+        rows; returns how many conversations there were."""
+        return await self._run(lambda cursor: _delete(cursor, list(conversation_ids)))
+
+    async def purge(self, before: str) -> int:
+        """Remove every conversation last changed before `before` (UTC, ISO 8601), as above."""
+
+        def purge(cursor: Cursor) -> int:
+            cursor.execute("SELECT id FROM conversations WHERE updated_at < ?", (before,))
+            return _delete(cursor, [found[0] for found in cursor.fetchall()])
+
+        return await self._run(purge)
 
     # webhook outbox -----------------------------------------------------------------------
 
@@ -359,3 +376,22 @@ def _turn_changes(
             sets.append(f"{column} = CASE WHEN state = ? THEN ? ELSE {column} END")
             params += [from_state, value]
     return sets, params
+
+
+_DELETE_CHUNK = 500  # ids per statement: well within both databases' parameter limits
+
+
+def _delete(cursor: Cursor, conversation_ids: list[str]) -> int:
+    deleted = 0
+    for start in range(0, len(conversation_ids), _DELETE_CHUNK):
+        chunk = conversation_ids[start : start + _DELETE_CHUNK]
+        marks = ", ".join("?" * len(chunk))
+        for table in ("messages", "tickets", "outbox"):
+            cursor.execute(f"DELETE FROM {table} WHERE conversation_id IN ({marks})", chunk)
+        # Webhook rows written before they carried their conversation's id (schema version 4).
+        for conversation_id in chunk:
+            pattern = "%" + json.dumps({"conversation_id": conversation_id})[1:-1] + "%"
+            cursor.execute("DELETE FROM outbox WHERE conversation_id IS NULL AND payload LIKE ?", (pattern,))
+        cursor.execute(f"DELETE FROM conversations WHERE id IN ({marks})", chunk)
+        deleted += max(cursor.rowcount, 0)
+    return deleted

@@ -1,4 +1,4 @@
-"""Agent endpoints: the hand-off queue, claim, reply, release."""
+"""Agent endpoints: the hand-off queue, claim, reply, release, delete."""
 
 from __future__ import annotations
 
@@ -32,6 +32,13 @@ async def handoffs(
         response.headers["X-Next-Cursor"] = following
         response.headers["Link"] = f'</v1/handoffs?state={state}&limit={limit}&cursor={following}>; rel="next"'
     return packets
+
+
+@router.delete("/v1/conversations/{conversation_id}", status_code=204)
+async def delete_conversation(conversation_id: ConversationId, role: Agent, svc: Service) -> Response:
+    """Remove the conversation with its messages, decisions and webhook rows, for good."""
+    await svc.delete(conversation_id)
+    return Response(status_code=204)
 
 
 @router.post("/v1/conversations/{conversation_id}/claim", response_model=ConversationOut)
