@@ -46,7 +46,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from serve_throughput import REPO, free_port, stop, wait_http
 
-from supportbot import Conversation, Engine, load_bot
+from supportbot import Conversation, Engine, grounding, load_bot
 from supportbot.bot import Bot
 from supportbot.decision import Decision
 from supportbot.errors import InvalidReply
@@ -120,14 +120,9 @@ class Turn:
 
 
 def unsupported_facts(bot: Bot, decision: Decision, customer: Sequence[str]) -> list[str]:
-    """Facts of an answer that its cited snippets do not state (empty where the project
-    has no grounding check to ask)."""
-    try:
-        from supportbot.grounding import unsupported_facts as check
-    except ImportError:
-        return []
+    """Facts of an answer that its cited snippets do not state (grounding.py's rules)."""
     cited = [bot.snippets_by_id[c] for c in decision.citations if c in bot.snippets_by_id]
-    return check(decision.reply, [f"{s.title}\n{s.answer}" for s in cited], customer)
+    return grounding.unsupported_facts(decision.reply, [f"{s.title}\n{s.answer}" for s in cited], customer)
 
 
 def fixture_sets() -> list[tuple[Path, list[list[Turn]]]]:

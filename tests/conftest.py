@@ -103,3 +103,17 @@ def bot(bot_file: Path) -> Bot:
 def fake_openai() -> Iterator[FakeOpenAI]:
     with FakeOpenAI() as server:
         yield server
+
+
+async def run(bot: Bot, steps: list, *messages: str):
+    """Messages through one conversation of `bot`, the model scripted by `steps` (all of
+    which must be used): the decisions, the provider (its requests) and the conversation."""
+    from supportbot import Conversation, Engine
+    from supportbot.testing import ScriptedProvider
+
+    provider = ScriptedProvider(steps)
+    engine = Engine(bot, provider)
+    conversation = Conversation(bot.id)
+    decisions = [await engine.turn(conversation, m) for m in messages]
+    provider.assert_done()
+    return decisions, provider, conversation

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import run
 
 from supportbot import Conversation, Engine, MessageRejected, ModelUnavailable
 from supportbot.providers.base import ModelResponse
@@ -23,15 +24,6 @@ def reply(action="answer", text="Open My Orders.", confidence=0.9, citations=("t
             "handoff_reason": reason,
         }
     )
-
-
-async def run(bot, steps, *messages):
-    provider = ScriptedProvider(steps)
-    engine = Engine(bot, provider)
-    conversation = Conversation(bot.id)
-    decisions = [await engine.turn(conversation, m) for m in messages]
-    provider.assert_done()
-    return decisions, provider, conversation
 
 
 async def test_an_answer_cites_the_snippets_it_used(bot):

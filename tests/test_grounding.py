@@ -7,11 +7,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import MINIMAL_BOT
+from conftest import MINIMAL_BOT, run
 
-from supportbot import Conversation, Engine, load_bot
+from supportbot import load_bot
 from supportbot.grounding import check_grounding, facts, unsupported_facts
-from supportbot.testing import ScriptedProvider
 
 pytestmark = pytest.mark.anyio
 
@@ -115,19 +114,10 @@ def test_the_modes():
 # --- in the engine -----------------------------------------------------------------------
 
 
-async def run(bot, steps, *messages):
-    provider = ScriptedProvider(steps)
-    engine = Engine(bot, provider)
-    conversation = Conversation(bot.id)
-    decisions = [await engine.turn(conversation, m) for m in messages]
-    provider.assert_done()
-    return decisions, provider
-
-
 async def test_an_invented_number_gets_one_repair_request_naming_it(bot):
     invented = reply("Delivery takes 1 to 2 business days.")
     faithful = reply("Standard shipping takes 3 to 5 business days.")
-    [decision], provider = await run(bot, [invented, faithful], "How long does delivery take?")
+    [decision], provider, _ = await run(bot, [invented, faithful], "How long does delivery take?")
     assert decision.action == "answer" and decision.reply == "Standard shipping takes 3 to 5 business days."
     assert decision.attempts == 2
     note = provider.requests[1].messages[-1]["content"]
@@ -137,7 +127,7 @@ async def test_an_invented_number_gets_one_repair_request_naming_it(bot):
 
 async def test_a_model_that_keeps_inventing_is_handed_off_with_a_reason_of_its_own(bot):
     invented = reply("Delivery is free and takes 24 hours.")
-    [decision], _ = await run(bot, [invented, invented], "How long does delivery take?")
+    [decision], _, _ = await run(bot, [invented, invented], "How long does delivery take?")
     assert decision.action == "handoff" and decision.handoff.rule == "ungrounded"
     assert decision.handoff.reason == "The assistant's answer was not backed by our help articles."
     assert "the number '24'" in decision.handoff.detail and decision.attempts == 2
@@ -145,12 +135,12 @@ async def test_a_model_that_keeps_inventing_is_handed_off_with_a_reason_of_its_o
 
 async def test_an_answer_that_wanders_off_its_citation_is_not_shown(bot):
     weather = reply("It will be sunny and warm all week, perfect for a walk.")
-    [decision], _ = await run(bot, [weather, weather], "How long does delivery take?")
+    [decision], _, _ = await run(bot, [weather, weather], "How long does delivery take?")
     assert decision.handoff.rule == "ungrounded" and "closeness" in decision.handoff.detail
 
 
 async def test_a_placeholder_copied_from_the_contract_is_an_invalid_reply(bot):
-    [decision], provider = await run(bot, [reply("Your answer here."), reply("...")], "How long does delivery take?")
+    [decision], provider, _ = await run(bot, [reply("Your answer here."), reply("...")], "How long does delivery take?")
     assert decision.handoff.rule == "invalid_model_output"
     assert "placeholder" in provider.requests[1].messages[-1]["content"]
 
@@ -158,19 +148,19 @@ async def test_a_placeholder_copied_from_the_contract_is_an_invalid_reply(bot):
 async def test_with_grounding_off_the_model_is_taken_at_its_word(write):
     bot = load_bot(write("bots/off.yaml", MINIMAL_BOT.replace("escalation:\n", "escalation:\n  grounding: off\n")))
     assert bot.config.escalation.grounding == "off"  # YAML's bare `off` is read as the mode
-    [decision], _ = await run(bot, [reply("Delivery is free and takes 24 hours.")], "How long does delivery take?")
+    [decision], _, _ = await run(bot, [reply("Delivery is free and takes 24 hours.")], "How long does delivery take?")
     assert decision.action == "answer" and decision.attempts == 1
 
 
 async def test_a_low_confidence_answer_is_handed_off_without_a_repair_request(bot):
-    [decision], provider = await run(bot, [reply("Maybe 24 hours.", confidence=0.2)], "How long does delivery take?")
+    [decision], provider, _ = await run(bot, [reply("Maybe 24 hours.", confidence=0.2)], "How long does delivery take?")
     assert decision.handoff.rule == "low_confidence" and len(provider.requests) == 1
 
 
 async def test_a_model_that_never_hands_off_is_not_asked_about_what_the_knowledge_lacks(write):
     gated = MINIMAL_BOT.replace("  min_score: 0.0", "  min_score: 0.45")
     bot = load_bot(write("bots/gated.yaml", gated))
-    [decision], provider = await run(bot, [], "What's the weather in Paris tomorrow?")
+    [decision], provider, _ = await run(bot, [], "What's the weather in Paris tomorrow?")
     assert decision.action == "handoff" and decision.handoff.rule == "no_match"
     assert provider.requests == []
 

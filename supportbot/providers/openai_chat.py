@@ -145,7 +145,7 @@ class OpenAIProvider:
         """One request (retried where that helps) with the reply schema in `form`; _Refused
         when `refusable` and the server refuses it."""
         total = request.timeout_s or self.timeouts[1]
-        first_byte = min(request.first_byte_timeout_s or (self.timeouts[0] if not request.timeout_s else total), total)
+        first_byte = min(request.first_byte_timeout_s or total, total)
         budget = total * (request.max_retries + 1) + _BACKOFF_PER_RETRY_S * request.max_retries
         try:
             async with asyncio.timeout(budget):

@@ -382,14 +382,17 @@ _DELETE_CHUNK = 500  # ids per statement: well within both databases' parameter 
 
 
 def _delete(cursor: Cursor, conversation_ids: list[str]) -> int:
+    # Webhook rows written before they carried their conversation's id (schema version 4)
+    # are matched by the id in their payload, one by one: only while there are any.
+    cursor.execute("SELECT 1 FROM outbox WHERE conversation_id IS NULL LIMIT 1")
+    legacy = cursor.fetchone() is not None
     deleted = 0
     for start in range(0, len(conversation_ids), _DELETE_CHUNK):
         chunk = conversation_ids[start : start + _DELETE_CHUNK]
         marks = ", ".join("?" * len(chunk))
         for table in ("messages", "tickets", "outbox"):
             cursor.execute(f"DELETE FROM {table} WHERE conversation_id IN ({marks})", chunk)
-        # Webhook rows written before they carried their conversation's id (schema version 4).
-        for conversation_id in chunk:
+        for conversation_id in chunk if legacy else ():
             pattern = "%" + json.dumps({"conversation_id": conversation_id})[1:-1] + "%"
             cursor.execute("DELETE FROM outbox WHERE conversation_id IS NULL AND payload LIKE ?", (pattern,))
         cursor.execute(f"DELETE FROM conversations WHERE id IN ({marks})", chunk)
