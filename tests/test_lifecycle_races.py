@@ -58,7 +58,7 @@ async def test_a_claim_made_during_customer_turns_stays_claimed(service):
     for _ in range(ROUNDS):
         cid = await handed_off(service)
         await asyncio.gather(customers_write(service, cid), service.claim(cid, "maria"))
-        row, _ = await service.transcript(cid)
+        row, *_ = await service.transcript(cid)
         if (row.state, row.agent) != ("agent_active", "maria"):
             reverted.append(row.state)
     assert reverted == []
@@ -72,7 +72,7 @@ async def test_a_close_made_during_customer_turns_is_not_undone(service):
         cid = await handed_off(service)
         await service.claim(cid, "maria")
         await asyncio.gather(customers_write(service, cid), service.release(cid, resume_bot=False))
-        row, messages = await service.transcript(cid)
+        row, messages, _ = await service.transcript(cid)
         reopened = any(
             m.decision and (m.decision["handoff"] or {}).get("rule") != "already_handed_off"
             for m in messages[2:]
@@ -95,5 +95,5 @@ async def test_of_two_claims_during_customer_turns_exactly_one_wins(service):
         claims = outcomes[1:]
         winners = [o for o in claims if not isinstance(o, BaseException)]
         assert len(winners) == 1 and sum(isinstance(o, IllegalTransition) for o in claims) == 1
-        row, _ = await service.transcript(cid)
+        row, *_ = await service.transcript(cid)
         assert (row.state, row.agent) == ("agent_active", winners[0].agent)

@@ -100,3 +100,41 @@ def test_small_talk_is_answered_and_a_clarification_is_picked_with_a_button(brow
     assert customer.locator("[data-testid=option]").count() == 0  # the buttons go once one is used
     assert customer.locator("[data-testid=state][data-state=bot_active]").count() == 1
     assert errors == []
+
+
+def test_a_customer_rates_an_answer_the_agent_sees_it_and_opens_the_report(browser, server):
+    customer = browser.new_page()  # type: ignore[attr-defined]
+    errors: list[str] = []
+    customer.on("pageerror", lambda error: errors.append(str(error)))
+    customer.goto(server.url + "/")
+    customer.select_option("[data-testid=bot]", "bean-there")
+    say(customer, "How should I store my coffee?")
+    customer.wait_for_selector("text=Sources: storing-coffee")
+    customer.click("[data-testid=thumb-down]")
+    customer.wait_for_selector("[data-testid=thumb-down][aria-pressed=true]")
+    customer.click("[data-testid=thumb-up]")  # changed: one rating per answer
+    customer.wait_for_selector("[data-testid=thumb-up][aria-pressed=true]")
+    assert customer.locator("[data-testid=thumb-down][aria-pressed=true]").count() == 0
+    say(customer, "can I speak to a real person")
+    customer.wait_for_selector("[data-testid=handoff-notice]")
+
+    agent = browser.new_page()  # type: ignore[attr-defined]
+    agent.on("pageerror", lambda error: errors.append(str(error)))
+    agent.goto(server.url + "/agent")
+    agent.click("[data-testid=queue-item]")
+    agent.wait_for_selector("[data-testid=rating] >> text=Customer rated this helpful")
+
+    with agent.context.expect_page() as opened:
+        agent.click("[data-testid=report]")
+    report = opened.value
+    report.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    report.wait_for_selector("section[data-bot=bean-there]")
+    assert report.locator("figure svg").count() == 3
+    cards = report.locator(".card").all_inner_texts()
+    assert any(
+        card.startswith("Feedback up / down") and card.endswith("1 / 0")
+        for card in (c.replace("\n", "") for c in cards)
+    )
+    # The page's own style block applies (the policy allows it by hash): cards are a grid.
+    assert report.eval_on_selector(".cards", "e => getComputedStyle(e).display") == "grid"
+    assert errors == []

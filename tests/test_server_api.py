@@ -52,6 +52,7 @@ def test_the_whole_lifecycle_answer_handoff_silence_claim_reply_release_answer(t
             "author": "maria",
             "at": None,
             "decision": None,
+            "feedback": None,
         }
         assert transcript["messages"][0]["decision"]["action"] == "answer"
         assert all(m["at"].endswith("Z") for m in transcript["messages"])

@@ -10,6 +10,7 @@ import pytest
 from pg import postgres_schema
 
 from supportbot.store import (
+    FeedbackRefused,
     HandoffRecord,
     IllegalTransition,
     NewMessage,
@@ -55,7 +56,8 @@ async def hand_off(store: Store, cid: str, text: str = "human", **changes: objec
         "from_state": "bot_active", "state": "awaiting_agent", "bot_turns": 0, "unsure_streak": 0,
         "handoff": HandoffRecord("asks-for-human", "wants a person"),
     }  # fmt: skip
-    return await store.save_turn(cid, [customer(text)], **{**turn, **changes})  # type: ignore[arg-type]
+    state, _ = await store.save_turn(cid, [customer(text)], **{**turn, **changes})  # type: ignore[arg-type]
+    return state
 
 
 async def test_migrations_are_versioned_and_running_them_again_changes_nothing(database_url, store):
@@ -271,7 +273,7 @@ async def test_a_turn_that_did_not_change_the_state_does_not_undo_an_agents_clai
     # ...an agent claims it meanwhile...
     await store.transition(cid, ["awaiting_agent"], "agent_active", "claim", agent="maria")
     # ...and the turn, which changed nothing, is stored.
-    after = await store.save_turn(
+    after, _ = await store.save_turn(
         cid,
         [customer("hello?")],
         from_state="awaiting_agent",
@@ -369,3 +371,64 @@ async def test_purge_removes_what_last_changed_before_the_cut_off(store):
     assert await store.purge(cut_off) == 1
     assert await store.get_conversation("old") is None and await store.get_conversation("new") is not None
     assert await store.purge(cut_off) == 0
+
+
+async def answered(store: Store, cid: str, text: str = "where is my order?") -> int:
+    """A turn the bot answered; returns the seq of the bot's reply."""
+    _, seqs = await store.save_turn(
+        cid,
+        [customer(text), NewMessage("bot", "It ships on Friday.", 4)],
+        from_state="bot_active",
+        state="bot_active",
+        bot_turns=1,
+        unsure_streak=0,
+    )
+    return seqs[1]
+
+
+async def test_a_rating_of_a_bot_message_is_kept_and_a_new_one_replaces_it(store):
+    cid = await new_conversation(store)
+    reply = await answered(store, cid)
+    await store.rate(cid, reply, "down", "too vague")
+    changed = await store.rate(cid, reply, "up")
+    assert (changed.seq, changed.rating, changed.comment) == (reply, "up", None)
+    assert {seq: f.rating for seq, f in (await store.feedback(cid)).items()} == {reply: "up"}
+
+
+async def test_only_the_bots_messages_of_an_existing_conversation_can_be_rated(store):
+    cid = await new_conversation(store)
+    reply = await answered(store, cid)
+    with pytest.raises(FeedbackRefused, match="message 1 is the customer's"):
+        await store.rate(cid, reply - 1, "up")
+    with pytest.raises(FeedbackRefused, match="no message 99"):
+        await store.rate(cid, 99, "up")
+    with pytest.raises(UnknownConversation):
+        await store.rate("nowhere", 1, "up")
+    assert await store.feedback(cid) == {}
+
+
+async def test_activity_reads_conversations_with_messages_and_feedback_by_bot_and_window(store):
+    from supportbot.store.rows import utc_now
+
+    await new_conversation(store, "early", bot="shop")
+    await answered(store, "early")
+    await asyncio.sleep(0.01)
+    cut_off = utc_now()
+    await asyncio.sleep(0.01)
+    await new_conversation(store, "late", bot="shop")
+    await store.rate("late", await answered(store, "late", "refund?"), "up")
+    await new_conversation(store, "other", bot="bank")
+    everything = await store.activity()
+    assert [a.row.id for a in everything] == ["early", "late", "other"]
+    [late] = await store.activity("shop", cut_off)
+    assert late.row.id == "late" and [m.text for m in late.messages] == ["refund?", "It ships on Friday."]
+    assert [f.rating for f in late.feedback.values()] == ["up"]
+    assert [a.row.id for a in await store.activity("bank")] == ["other"]
+
+
+async def test_deleting_a_conversation_removes_its_feedback(store):
+    cid = await new_conversation(store)
+    await store.rate(cid, await answered(store, cid), "down")
+    assert await store.delete_conversations([cid]) == 1
+    await new_conversation(store, cid)  # the same id again starts with no ratings
+    assert await store.feedback(cid) == {}

@@ -17,7 +17,7 @@ from ..config.format import bot_json_schema
 from ..config.loader import display_path, find_bot_files, load_bot
 from ..errors import ConfigError, ProviderError
 from ..retrieval.encoder import DEFAULT_MODEL, missing_requirement
-from . import evaluate, retention, serve, transcripts
+from . import evaluate, insights, retention, serve, transcripts
 from .chat import run_chat
 from .common import EXIT_CONFIG, err, load_for_cli, out, print_problems
 from .scaffold import scaffold_bot
@@ -134,6 +134,9 @@ app.command()(transcripts.record)
 app.command()(transcripts.coverage)
 app.command("eval")(evaluate.evaluate)
 app.command()(retention.purge)
+app.command()(insights.report)
+app.command()(insights.gaps)
+app.command()(insights.export)
 
 
 def main() -> None:

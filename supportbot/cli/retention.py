@@ -4,31 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
 
+from ..ages import iso_utc, parse_age
 from ..server.settings import ServerSettings
 from ..store import open_store
 from ..store.records import StoreError
 from .common import EXIT_CONFIG, EXIT_FAILURE, err, out
 
-__all__ = ["parse_age", "purge"]
-
-_AGE = re.compile(r"^\s*(\d+)\s*([dhm])\s*$")
-_UNITS = {"d": "days", "h": "hours", "m": "minutes"}
-
-
-def parse_age(text: str) -> timedelta:
-    """'90d', '12h' or '30m' as a timedelta; ValueError saying what is allowed."""
-    found = _AGE.match(text)
-    if not found or int(found.group(1)) == 0:
-        raise ValueError(
-            f"--older-than {text!r}: give a number above 0 and a unit: 90d (days), 12h (hours) or 30m (minutes)"
-        )
-    return timedelta(**{_UNITS[found.group(2)]: int(found.group(1))})
+__all__ = ["purge"]
 
 
 def purge(
@@ -49,7 +36,7 @@ def purge(
         err.print(str(exc), markup=False)
         raise typer.Exit(EXIT_CONFIG) from None
     settings = ServerSettings.from_env(os.environ, database_url=db)
-    before = (datetime.now(UTC) - age).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    before = iso_utc(datetime.now(UTC) - age)
     try:
         removed = asyncio.run(_purge(settings.database_url, before))
     except StoreError as exc:

@@ -147,6 +147,9 @@ class SnippetConfig(_Strict):
     )
     answer: str = Field(min_length=1)
     tags: list[str] = Field(default_factory=list)
+    draft: bool = Field(
+        False, description="Written by `supportbot gaps`; `validate` warns until a person checks it and removes this."
+    )
 
 
 class SnippetFrontMatter(_Strict):

@@ -148,6 +148,10 @@ _NEAR_DUPLICATE = 0.8
 _PAIRWISE_UP_TO = 3000
 
 
+_DRAFT = (
+    "snippet '{id}' is a draft written by `supportbot gaps`: the bot answers with it as it stands. Check its "
+    "title, questions and answer, then remove `draft: true`"
+)
 _NO_QUESTIONS = (
     "snippet '{id}' has no example questions: customers' wording is matched against its title only "
     "(add three to five ways customers ask for it)"
@@ -175,6 +179,8 @@ def snippet_warnings(snippets: Sequence[SnippetConfig], engine: str, origins: Ma
     near = sum(len(s.questions) for s in snippets) <= _PAIRWISE_UP_TO
     for snippet in snippets:
         where = _at(origins.get(snippet.id, ""))
+        if snippet.draft:
+            warnings.append(where(_DRAFT.format(id=snippet.id)))
         if not snippet.questions:
             warnings.append(where(_NO_QUESTIONS.format(id=snippet.id)))
         for question in snippet.questions:

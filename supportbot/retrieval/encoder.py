@@ -120,15 +120,15 @@ class Encoder:
         self.layers = [_layer(w, f"encoder.layer.{i}.") for i in range(int(config["num_hidden_layers"]))]
         self.dimension = int(self.words.shape[1])
 
-    def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
+    def encode(self, texts: Sequence[str], batch: int = _BATCH) -> NDArray[np.float32]:
         """Unit vectors, one row per text. Texts of similar length are batched together."""
         import numpy as np
 
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         ids = [e.ids for e in self.tokenizer.encode_batch(list(texts))] if texts else []
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-        for start in range(0, len(order), _BATCH):
-            rows = order[start : start + _BATCH]
+        for start in range(0, len(order), batch):
+            rows = order[start : start + batch]
             out[rows] = self._forward([ids[i] for i in rows])
         return out
 

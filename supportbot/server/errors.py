@@ -11,11 +11,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from ..errors import MessageRejected
-from ..store import IllegalTransition, StoreError
+from ..store import FeedbackRefused, IllegalTransition, StoreError
 from .deps import Unauthorized
 from .limits import RateLimited
 from .metrics import Metrics
-from .service import BadCursor, Busy, ConversationNotFound, UnknownBot
+from .service import BadCursor, BadWindow, Busy, ConversationNotFound, UnknownBot
 
 __all__ = ["install_error_handlers", "public_error"]
 
@@ -45,6 +45,8 @@ _CLIENT_ERRORS: dict[type[Exception], tuple[int, str | None]] = {
     UnknownBot: (404, None),
     ConversationNotFound: (404, None),
     MessageRejected: (422, None),
+    FeedbackRefused: (422, None),
+    BadWindow: (422, None),
     BadCursor: (422, "cursor: not a cursor this server gave out (use the X-Next-Cursor header of the previous page)"),
 }
 

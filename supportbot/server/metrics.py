@@ -47,6 +47,12 @@ class Metrics:
             ["bot"],
             registry=self.registry,
         )
+        self.feedback = Counter(
+            "supportbot_feedback",
+            "Customer ratings of bot answers (a changed rating counts again).",
+            ["bot", "rating"],
+            registry=self.registry,
+        )
         self.errors = Counter("supportbot_errors", "Errors, by kind.", ["kind"], registry=self.registry)
 
     def observe_turn(self, bot_id: str, decision: Decision) -> None:

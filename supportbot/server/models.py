@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from ..decision import Decision
-from ..store import ConversationRow, MessageRow
+from ..store import ConversationRow, Feedback, MessageRow
 
 __all__ = [
     "BOT_ID",
@@ -20,11 +20,14 @@ __all__ = [
     "BotOut",
     "ClaimIn",
     "ConversationOut",
+    "FeedbackIn",
+    "FeedbackOut",
     "MessageIn",
     "MessageOut",
     "ReleaseIn",
     "TurnOut",
     "conversation_out",
+    "feedback_out",
     "message_out",
     "storable",
 ]
@@ -83,6 +86,18 @@ class MessageIn(_In):
         return metadata
 
 
+class FeedbackIn(_In):
+    message: int = Field(ge=1, le=MAX_SEQ, description="The seq of the bot message rated.")
+    rating: Literal["up", "down"]
+    comment: Text | None = Field(None, max_length=2000, description="What the customer adds, in words.")
+
+
+class FeedbackOut(BaseModel):
+    rating: str
+    comment: str | None = None
+    at: str
+
+
 class ClaimIn(_In):
     agent: Text = Field(min_length=1, max_length=100, description="Who takes the conversation.")
 
@@ -97,6 +112,9 @@ class ReleaseIn(_In):
 
 class TurnOut(Decision):
     state: str = Field(description="bot_active | awaiting_agent | agent_active | closed")
+    reply_seq: int | None = Field(
+        None, description="The seq of the bot's reply as stored (rate it with .../feedback); null when none was stored."
+    )
 
 
 class BotOut(BaseModel):
@@ -112,9 +130,14 @@ class MessageOut(BaseModel):
     at: str
     author: str | None = None
     decision: dict[str, Any] | None = None
+    feedback: FeedbackOut | None = Field(None, description="The customer's rating of this bot message, if any.")
 
 
-def message_out(message: MessageRow) -> MessageOut:
+def feedback_out(feedback: Feedback) -> FeedbackOut:
+    return FeedbackOut(rating=feedback.rating, comment=feedback.comment, at=feedback.at)
+
+
+def message_out(message: MessageRow, feedback: Feedback | None = None) -> MessageOut:
     return MessageOut(
         seq=message.seq,
         role=message.role,
@@ -122,6 +145,7 @@ def message_out(message: MessageRow) -> MessageOut:
         at=message.created_at,
         author=message.author,
         decision=message.decision,
+        feedback=feedback_out(feedback) if feedback else None,
     )
 
 
@@ -144,8 +168,14 @@ class ConversationOut(BaseModel):
     messages: list[MessageOut]
 
 
-def conversation_out(row: ConversationRow, messages: list[MessageRow], *, for_agent: bool = False) -> ConversationOut:
-    """The conversation as a client sees it; hand-off details only for agents."""
+def conversation_out(
+    row: ConversationRow,
+    messages: list[MessageRow],
+    feedback: dict[int, Feedback] | None = None,
+    *,
+    for_agent: bool = False,
+) -> ConversationOut:
+    """The conversation as a client sees it, ratings included; hand-off details only for agents."""
     handoff = None
     if row.handoff_rule:
         detail = row.handoff_detail if for_agent else None
@@ -159,5 +189,5 @@ def conversation_out(row: ConversationRow, messages: list[MessageRow], *, for_ag
         agent=row.agent,
         handoff=handoff,
         metadata=row.metadata,
-        messages=[message_out(m) for m in messages],
+        messages=[message_out(m, (feedback or {}).get(m.seq)) for m in messages],
     )

@@ -17,10 +17,14 @@ from ..config.timeouts import REMOTE_TIMEOUT_S
 from ..conversation import Conversation
 from ..decision import Decision, Option
 from ..engine import Engine, check_message
+from ..insights.prices import PRICES
+from ..insights.report import build_report
+from ..insights.sources import bot_facts, parse_since
 from ..providers.base import DeltaCallback
 from ..store import (
     ConversationRow,
     ConversationState,
+    Feedback,
     HandoffRecord,
     MessageRow,
     NewMessage,
@@ -34,7 +38,16 @@ from .queue import OWNER, Busy, TurnQueue, owner_is_dead
 from .transcript import BadCursor, handoff_packet, history_from, page_cursor, pending, read_cursor
 from .webhook import WebhookSender
 
-__all__ = ["BadCursor", "Busy", "ConversationNotFound", "RateLimited", "SupportService", "UnknownBot", "handoff_packet"]
+__all__ = [
+    "BadCursor",
+    "BadWindow",
+    "Busy",
+    "ConversationNotFound",
+    "RateLimited",
+    "SupportService",
+    "UnknownBot",
+    "handoff_packet",
+]
 
 log = logging.getLogger("supportbot.server")
 
@@ -53,10 +66,15 @@ class ConversationNotFound(LookupError):
     pass
 
 
+class BadWindow(ValueError):
+    """A report window (`since`) that is not an age, a date or 'all'."""
+
+
 @dataclass(frozen=True)
 class TurnResult:
     decision: Decision
     state: ConversationState
+    reply_seq: int | None = None  # the bot's reply as stored: what feedback rates
 
 
 class SupportService:
@@ -142,7 +160,7 @@ class SupportService:
             async with queued as (ticket, row, messages):
                 conversation = _conversation(row, messages)
                 decision = await engine.turn(conversation, text, on_reply_delta=on_delta, option=option)
-                state = await self._save(row, conversation, decision, text, messages, ticket)
+                state, seqs = await self._save(row, conversation, decision, text, messages, ticket)
         except UnknownConversation:
             raise ConversationNotFound(f"no conversation '{conversation_id}' for bot '{bot_id}'") from None
         if new:  # the first message of a conversation counts towards its rate limit too
@@ -150,7 +168,7 @@ class SupportService:
         if decision.handoff and self.webhook:
             self.webhook.wake()  # stored in the outbox with the turn: send it now
         self.metrics.observe_turn(bot_id, decision)
-        return TurnResult(decision, state)
+        return TurnResult(decision, state, seqs[1] if len(seqs) > 1 else None)
 
     async def _save(
         self,
@@ -160,9 +178,9 @@ class SupportService:
         text: str,
         earlier: Sequence[MessageRow],
         ticket: int,
-    ) -> ConversationState:
+    ) -> tuple[ConversationState, list[int]]:
         """Store the turn; returns the conversation's state afterwards (an agent's move
-        made during the turn stands)."""
+        made during the turn stands) and the seqs of the messages stored."""
         engine = self.engines[row.bot_id]
         handed_off_now = decision.handoff is not None and row.state == "bot_active"
         stored = _turn_messages(engine, decision, text, with_reply=decision.action == "answer" or handed_off_now)
@@ -186,11 +204,22 @@ class SupportService:
 
     # the hand-off lifecycle -------------------------------------------------------------------
 
-    async def transcript(self, conversation_id: str) -> tuple[ConversationRow, list[MessageRow]]:
+    async def transcript(self, conversation_id: str) -> tuple[ConversationRow, list[MessageRow], dict[int, Feedback]]:
+        """The conversation, its messages and the customer's ratings of them."""
         row = await self.store.get_conversation(conversation_id)
         if row is None:
             raise ConversationNotFound(f"no conversation '{conversation_id}'")
-        return row, await self.store.messages(conversation_id)
+        return row, await self.store.messages(conversation_id), await self.store.feedback(conversation_id)
+
+    async def rate(self, conversation_id: str, seq: int, rating: str, comment: str | None) -> Feedback:
+        """The customer's rating of a bot message; a later rating of it replaces this one."""
+        try:
+            found = await self.store.rate(conversation_id, seq, rating, comment)
+        except UnknownConversation:
+            raise ConversationNotFound(f"no conversation '{conversation_id}'") from None
+        row = await self.store.get_conversation(conversation_id)
+        self.metrics.feedback.labels(row.bot_id if row else "-", rating).inc()
+        return found
 
     async def queue(
         self, state: str, limit: int = 100, cursor: str | None = None
@@ -212,6 +241,18 @@ class SupportService:
         target = state.BOT_ACTIVE if resume_bot else state.CLOSED
         wanted = "release it (claim it first)"
         return await self._transition(conversation_id, [state.AGENT_ACTIVE], target, wanted, resume=resume_bot)
+
+    async def report(self, bot_id: str | None, since: str) -> dict[str, Any]:
+        """`supportbot report` over this server's store, with its bots' models and snippets
+        and the built-in prices; BadWindow for a `since` it cannot read."""
+        try:
+            start = parse_since(since)
+        except ValueError:
+            raise BadWindow("since: give an age (7d, 12h, 30m), a date (2026-11-30), or all") from None
+        if bot_id is not None:
+            self.bot(bot_id)
+        activity = await self.store.activity(bot_id, start)
+        return build_report(activity, start, utc_now(), bot_facts(self.bots.values()), PRICES)
 
     async def delete(self, conversation_id: str) -> None:
         """Remove a conversation with its messages, decisions and webhook rows (retention)."""

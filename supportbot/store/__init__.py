@@ -5,8 +5,11 @@ from __future__ import annotations
 from .base import Store
 from .records import (
     STATES,
+    ConversationActivity,
     ConversationRow,
     ConversationState,
+    Feedback,
+    FeedbackRefused,
     HandoffRecord,
     IllegalTransition,
     MessageRow,
@@ -19,8 +22,11 @@ from .sql import SqlStore, utc_now
 
 __all__ = [
     "STATES",
+    "ConversationActivity",
     "ConversationRow",
     "ConversationState",
+    "Feedback",
+    "FeedbackRefused",
     "HandoffRecord",
     "IllegalTransition",
     "MessageRow",

@@ -23,7 +23,16 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from .records import ConversationRow, ConversationState, HandoffRecord, MessageRow, NewMessage, OutboxRow
+from .records import (
+    ConversationActivity,
+    ConversationRow,
+    ConversationState,
+    Feedback,
+    HandoffRecord,
+    MessageRow,
+    NewMessage,
+    OutboxRow,
+)
 
 __all__ = ["Store", "TicketStatus"]
 
@@ -108,10 +117,10 @@ class Store(Protocol):
         ticket: int | None = None,
         grace_s: float = 10.0,
         clarifying: list[dict[str, str]] | None = None,
-    ) -> ConversationState:
+    ) -> tuple[ConversationState, list[int]]:
         """Store a turn with its webhook and serve the next ticket; the turn's own changes
         (counters, the options of a clarification it asked, a hand-off) only if the state is
-        still `from_state`. Returns the state afterwards."""
+        still `from_state`. Returns the state afterwards and the seqs of the messages stored."""
         ...
 
     # agents
@@ -143,10 +152,25 @@ class Store(Protocol):
         """A failed attempt; `retry_in` None gives up (the row stays, for inspection)."""
         ...
 
+    # customer feedback, and what happened (reports, FAQ gaps, exports)
+    async def rate(self, conversation_id: str, seq: int, rating: str, comment: str | None = None) -> Feedback:
+        """The customer's rating ("up" | "down") of bot message `seq`, replacing an earlier
+        one; FeedbackRefused when `seq` is not a bot message of the conversation."""
+        ...
+
+    async def feedback(self, conversation_id: str) -> dict[int, Feedback]:
+        """The conversation's ratings, by the seq of the bot message rated."""
+        ...
+
+    async def activity(self, bot_id: str | None = None, since: str | None = None) -> list[ConversationActivity]:
+        """Every conversation (of `bot_id`) changed at or after `since` (UTC ISO 8601), with
+        its messages and feedback, oldest first."""
+        ...
+
     # reads for operations (the load benchmark, the tests)
     async def delete_conversations(self, conversation_ids: Sequence[str]) -> int:
-        """Remove these conversations with their messages, tickets and webhook rows; returns
-        how many there were."""
+        """Remove these conversations with their messages, feedback, tickets and webhook rows;
+        returns how many there were."""
         ...
 
     async def purge(self, before: str) -> int:

@@ -9,8 +9,11 @@ from ..lifecycle import STATES, ConversationState
 
 __all__ = [
     "STATES",
+    "ConversationActivity",
     "ConversationRow",
     "ConversationState",
+    "Feedback",
+    "FeedbackRefused",
     "HandoffRecord",
     "IllegalTransition",
     "MessageRow",
@@ -30,6 +33,10 @@ class StoreError(Exception):
 
 class UnknownConversation(StoreError):
     pass
+
+
+class FeedbackRefused(StoreError):
+    """A rating of something that is not a bot message of the conversation."""
 
 
 class IllegalTransition(StoreError):
@@ -101,3 +108,22 @@ class HandoffRecord:
     rule: str
     reason: str  # fit for the customer's client
     detail: str | None = None  # for agents and logs
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """A customer's rating of one bot message; the latest one counts."""
+
+    seq: int
+    rating: Literal["up", "down"]
+    comment: str | None
+    at: str
+
+
+@dataclass(frozen=True)
+class ConversationActivity:
+    """A conversation with everything stored about it, for reports, gaps and exports."""
+
+    row: ConversationRow
+    messages: list[MessageRow]
+    feedback: dict[int, Feedback]  # by the seq of the bot message rated

@@ -77,6 +77,19 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX outbox_by_conversation ON outbox (conversation_id)",
         "CREATE INDEX conversations_by_updated ON conversations (updated_at)",
     ],
+    [
+        # Customer feedback: one rating per bot message, the latest kept.
+        """CREATE TABLE feedback (
+            conversation_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            rating TEXT NOT NULL,
+            comment TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (conversation_id, seq)
+        )""",
+        "CREATE INDEX conversations_by_bot ON conversations (bot_id, updated_at)",
+    ],
 ]
 
 NEVER = 1e18  # a next_attempt_at that never comes: delivery given up

@@ -15,10 +15,12 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from . import rows, tickets
+from . import activity, rows, tickets
 from .records import (
+    ConversationActivity,
     ConversationRow,
     ConversationState,
+    Feedback,
     HandoffRecord,
     IllegalTransition,
     MessageRow,
@@ -186,16 +188,16 @@ class SqlStore:
         webhook: dict[str, Any] | None = None,
         at: str | None = None, ticket: int | None = None, grace_s: float = 10.0,
         clarifying: list[dict[str, str]] | None = None,
-    ) -> ConversationState:  # fmt: skip
+    ) -> tuple[ConversationState, list[int]]:  # fmt: skip
         """Store a finished turn, atomically, with its webhook, and let the next ticket of
-        the conversation run; returns the conversation's state afterwards. The turn's own
-        changes are a compare-and-set on `from_state` (base.py); `at` (default: now) stamps
-        the messages and a hand-off."""
+        the conversation run; returns the conversation's state afterwards and the seqs of
+        the messages stored. The turn's own changes are a compare-and-set on `from_state`
+        (base.py); `at` (default: now) stamps the messages and a hand-off."""
         now = at or utc_now()
         offered = clarifying or []
 
-        def save(cursor: Cursor) -> ConversationState:
-            self._append(cursor, conversation_id, messages, now)
+        def save(cursor: Cursor) -> tuple[ConversationState, list[int]]:
+            seqs = self._append(cursor, conversation_id, messages, now)
             sets, params = _turn_changes(from_state, state, bot_turns, unsure_streak, handoff, now, offered)
             if ticket is not None:  # serve the next ticket in the same update
                 tickets.release_ticket(cursor, conversation_id, ticket)
@@ -217,7 +219,7 @@ class SqlStore:
                     "INSERT INTO outbox (payload, next_attempt_at, conversation_id) VALUES (?, ?, ?)",
                     (json.dumps(webhook), time.time(), conversation_id),
                 )
-            return ConversationState(found[0])
+            return ConversationState(found[0]), seqs
 
         return await self._run(save)
 
@@ -281,19 +283,30 @@ class SqlStore:
 
         return await self._run(fetch)
 
+    # feedback and what happened (activity.py) ------------------------------------------------
+
+    async def rate(self, conversation_id: str, seq: int, rating: str, comment: str | None = None) -> Feedback:
+        return await self._run(lambda c: activity.rate(c, conversation_id, seq, rating, comment))
+
+    async def feedback(self, conversation_id: str) -> dict[int, Feedback]:
+        return await self._run(lambda c: activity.feedback(c, conversation_id))
+
+    async def activity(self, bot_id: str | None = None, since: str | None = None) -> list[ConversationActivity]:
+        return await self._run(lambda c: activity.read(c, bot_id, since))
+
     # retention ------------------------------------------------------------------------------
 
     async def delete_conversations(self, conversation_ids: Sequence[str]) -> int:
         """Remove conversations with their messages (decisions included), tickets and webhook
         rows; returns how many conversations there were."""
-        return await self._run(lambda cursor: _delete(cursor, list(conversation_ids)))
+        return await self._run(lambda cursor: activity.delete(cursor, list(conversation_ids)))
 
     async def purge(self, before: str) -> int:
         """Remove every conversation last changed before `before` (UTC, ISO 8601), as above."""
 
         def purge(cursor: Cursor) -> int:
             cursor.execute("SELECT id FROM conversations WHERE updated_at < ?", (before,))
-            return _delete(cursor, [found[0] for found in cursor.fetchall()])
+            return activity.delete(cursor, [found[0] for found in cursor.fetchall()])
 
         return await self._run(purge)
 
@@ -376,25 +389,3 @@ def _turn_changes(
             sets.append(f"{column} = CASE WHEN state = ? THEN ? ELSE {column} END")
             params += [from_state, value]
     return sets, params
-
-
-_DELETE_CHUNK = 500  # ids per statement: well within both databases' parameter limits
-
-
-def _delete(cursor: Cursor, conversation_ids: list[str]) -> int:
-    # Webhook rows written before they carried their conversation's id (schema version 4)
-    # are matched by the id in their payload, one by one: only while there are any.
-    cursor.execute("SELECT 1 FROM outbox WHERE conversation_id IS NULL LIMIT 1")
-    legacy = cursor.fetchone() is not None
-    deleted = 0
-    for start in range(0, len(conversation_ids), _DELETE_CHUNK):
-        chunk = conversation_ids[start : start + _DELETE_CHUNK]
-        marks = ", ".join("?" * len(chunk))
-        for table in ("messages", "tickets", "outbox"):
-            cursor.execute(f"DELETE FROM {table} WHERE conversation_id IN ({marks})", chunk)
-        for conversation_id in chunk if legacy else ():
-            pattern = "%" + json.dumps({"conversation_id": conversation_id})[1:-1] + "%"
-            cursor.execute("DELETE FROM outbox WHERE conversation_id IS NULL AND payload LIKE ?", (pattern,))
-        cursor.execute(f"DELETE FROM conversations WHERE id IN ({marks})", chunk)
-        deleted += max(cursor.rowcount, 0)
-    return deleted

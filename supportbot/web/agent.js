@@ -52,7 +52,15 @@ async function refreshDetail() {
     + (conversation.agent ? " · agent " + conversation.agent : "");
   log.replaceChildren();
   for (const m of conversation.messages) {
-    bubble(log, m.role, m.text, m.role === "agent" ? (m.author || "agent") : m.role === "bot" ? "Bot" : "Customer");
+    const shown = bubble(log, m.role, m.text, m.role === "agent" ? (m.author || "agent") : m.role === "bot" ? "Bot" : "Customer");
+    if (m.feedback) {
+      const rating = document.createElement("span");
+      rating.className = "rating";
+      rating.dataset.testid = "rating";
+      rating.textContent = "Customer rated this " + (m.feedback.rating === "up" ? "helpful" : "not helpful")
+        + (m.feedback.comment ? ": \u201C" + m.feedback.comment + "\u201D" : "");
+      shown.appendChild(rating);
+    }
   }
   document.getElementById("claim").disabled = conversation.state !== "awaiting_agent";
   document.getElementById("resume").disabled = conversation.state !== "agent_active";
@@ -81,6 +89,21 @@ document.getElementById("compose").addEventListener("submit", async (event) => {
   if (!text) return;
   box.value = "";
   await act("/agent-messages", {text});
+});
+// The report needs the agent key, which a plain link cannot send: fetch it, then open it
+// as a page of its own (its one style block is allowed by this page's policy).
+document.getElementById("report").addEventListener("click", async () => {
+  const opened = window.open("", "_blank");
+  try {
+    const response = await fetch("/v1/report?since=7d", {headers: headers()});
+    if (!response.ok) throw new Error("HTTP " + response.status);
+    const page = URL.createObjectURL(new Blob([await response.text()], {type: "text/html"}));
+    if (opened) opened.location = page; else location.assign(page);
+    showError("");
+  } catch (e) {
+    if (opened) opened.close();
+    showError("Cannot open the report: " + e.message);
+  }
 });
 refresh();
 setInterval(refresh, 2000);

@@ -43,6 +43,7 @@ function renderDecision(target, decision) {
     target.appendChild(sources);
   }
   if (decision.options && decision.options.length) target.appendChild(optionButtons(decision.options));
+  if (decision.action === "answer" && decision.reply_seq) target.appendChild(thumbs(decision.reply_seq));
   // The customer reads the bot's hand-off message (the reply); rule ids are for agents.
   if (decision.handoff) notice(log, "A person from our team will take it from here.").dataset.testid = "handoff-notice";
   setState(decision.state);
@@ -59,6 +60,31 @@ function optionButtons(options) {
     button.dataset.testid = "option";
     button.textContent = option.title;
     button.addEventListener("click", () => { box.remove(); send(option.title, option.id); });
+    box.appendChild(button);
+  }
+  return box;
+}
+
+// Thumbs up and down on an answer: one rating per answer, changed by clicking the other.
+function thumbs(seq) {
+  const box = document.createElement("div");
+  box.className = "thumbs";
+  const id = conversationId;
+  for (const [rating, label, title] of [["up", "\u{1F44D}", "Helpful"], ["down", "\u{1F44E}", "Not helpful"]]) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "thumb";
+    button.dataset.testid = "thumb-" + rating;
+    button.setAttribute("aria-pressed", "false");
+    button.title = title;
+    button.setAttribute("aria-label", title);
+    button.textContent = label;
+    button.addEventListener("click", async () => {
+      try {
+        await api("POST", "/v1/conversations/" + id + "/feedback", {message: seq, rating});
+        for (const other of box.children) other.setAttribute("aria-pressed", String(other === button));
+      } catch (e) { showError("Could not send your rating: " + e.message); }
+    });
     box.appendChild(button);
   }
   return box;

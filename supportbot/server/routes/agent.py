@@ -1,14 +1,25 @@
-"""Agent endpoints: the hand-off queue, claim, reply, release, delete."""
+"""Agent endpoints: the hand-off queue, claim, reply, release, delete, and the report."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
+from fastapi.responses import HTMLResponse, JSONResponse
 
+from ...insights.html import STYLE_HASH, render_html
 from ...lifecycle import STATES
 from ..deps import Agent, Service
-from ..models import AgentMessageIn, ClaimIn, ConversationOut, MessageOut, ReleaseIn, conversation_out, message_out
+from ..models import (
+    BOT_ID,
+    AgentMessageIn,
+    ClaimIn,
+    ConversationOut,
+    MessageOut,
+    ReleaseIn,
+    conversation_out,
+    message_out,
+)
 from .customer import ConversationId
 
 __all__ = ["router"]
@@ -32,6 +43,29 @@ async def handoffs(
         response.headers["X-Next-Cursor"] = following
         response.headers["Link"] = f'</v1/handoffs?state={state}&limit={limit}&cursor={following}>; rel="next"'
     return packets
+
+
+@router.get("/v1/report", responses={200: {"content": {"text/html": {}}}, 422: {}})
+async def report(
+    role: Agent,
+    svc: Service,
+    bot: Annotated[str | None, Query(pattern=BOT_ID, description="Only this bot (default: all).")] = None,
+    since: Annotated[str, Query(max_length=40, description="7d, 12h, 30m, a date, or all.")] = "7d",
+    format: Annotated[str, Query(pattern="^(html|json)$")] = "html",
+) -> Response:
+    """What `supportbot report` shows, for this server's store and bots: a self-contained
+    HTML page (the agent console opens it), or the same figures as JSON."""
+    data = await svc.report(bot, since)
+    if format == "json":
+        return JSONResponse(data)
+    return HTMLResponse(render_html(data), headers=_REPORT_HEADERS)
+
+
+_REPORT_HEADERS = {
+    "Content-Security-Policy": f"default-src 'none'; style-src {STYLE_HASH}; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
 
 
 @router.delete("/v1/conversations/{conversation_id}", status_code=204)

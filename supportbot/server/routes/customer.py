@@ -20,9 +20,12 @@ from ..models import (
     MAX_SEQ,
     BotOut,
     ConversationOut,
+    FeedbackIn,
+    FeedbackOut,
     MessageIn,
     TurnOut,
     conversation_out,
+    feedback_out,
     message_out,
 )
 from ..service import SupportService
@@ -67,14 +70,20 @@ async def post_message(
         return _stream_turn(svc, request.app.state.tasks, bot_id, body)
     result = await svc.run_turn(bot_id, body.conversation_id, body.text, metadata=body.metadata, option=body.option)
     # Serialised once, here; a returned Response skips FastAPI's second validation.
-    turn = TurnOut(**result.decision.model_dump(), state=result.state)
+    turn = TurnOut(**result.decision.model_dump(), state=result.state, reply_seq=result.reply_seq)
     return Response(turn.model_dump_json(), media_type="application/json")
 
 
 @router.get("/v1/conversations/{conversation_id}", response_model=ConversationOut)
 async def get_conversation(conversation_id: ConversationId, role: Anyone, svc: Service) -> ConversationOut:
-    row, messages = await svc.transcript(conversation_id)
-    return conversation_out(row, messages, for_agent=role == Role.AGENT)
+    return conversation_out(*await svc.transcript(conversation_id), for_agent=role == Role.AGENT)
+
+
+@router.post("/v1/conversations/{conversation_id}/feedback", status_code=201, responses={404: {}, 422: {}})
+async def feedback(conversation_id: ConversationId, body: FeedbackIn, role: Customer, svc: Service) -> FeedbackOut:
+    """The customer's rating of one bot message (its `seq`); rating it again replaces the
+    rating. Agents see it in the transcript; reports and `supportbot gaps` count it."""
+    return feedback_out(await svc.rate(conversation_id, body.message, body.rating, body.comment))
 
 
 @router.get("/v1/conversations/{conversation_id}/events", responses={200: {"content": {"text/event-stream": {}}}})
@@ -93,7 +102,7 @@ async def _events(svc: SupportService, conversation_id: str, after: int) -> Asyn
         elif isinstance(item, ConversationRow):
             yield event("state", {"state": item.state, "agent": item.agent})
         else:
-            yield event("message", message_out(item).model_dump(exclude={"decision"}))
+            yield event("message", message_out(item).model_dump(exclude={"decision", "feedback"}))
 
 
 def _stream_turn(
@@ -108,7 +117,8 @@ def _stream_turn(
     async def run() -> None:
         try:
             result = await svc.run_turn(bot_id, body.conversation_id, body.text, on_delta, body.metadata, body.option)
-            queue.put_nowait(("decision", TurnOut(**result.decision.model_dump(), state=result.state).model_dump()))
+            turn = TurnOut(**result.decision.model_dump(), state=result.state, reply_seq=result.reply_seq)
+            queue.put_nowait(("decision", turn.model_dump()))
         except Exception as exc:  # the stream has started: report in-band, never a traceback
             log.exception("streamed turn failed")
             queue.put_nowait(("error", {"detail": public_error(exc)}))

@@ -7,14 +7,17 @@ from importlib.resources import files
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from ...insights.html import STYLE_HASH
+
 __all__ = ["PAGE_HEADERS", "add_docs", "router"]
 
 router = APIRouter(include_in_schema=False)
 
 #: The pages load only their own scripts and styles and talk only to this server; no
-#: other site may frame them (clickjacking) or learn where a visitor came from.
+#: other site may frame them (clickjacking) or learn where a visitor came from. The report's
+#: one style block is allowed by its hash: the console opens the report as a page of its own.
 PAGE_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+    "Content-Security-Policy": f"default-src 'none'; script-src 'self'; style-src 'self' {STYLE_HASH}; connect-src 'self'; "
     "img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",

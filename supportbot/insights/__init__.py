@@ -1,0 +1,1 @@
+"""What production teaches: reports, FAQ gaps, and real conversations turned into tests."""
