@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from server_helpers import client_for
 
+from supportbot.server import ServerSettings
+
 CUSTOMER = {"Authorization": "Bearer ck-1"}
 AGENT = {"Authorization": "Bearer ak-1"}
 
@@ -81,3 +83,46 @@ def test_cors_allows_only_configured_origins(tmp_path):
         )
     assert allowed.headers.get("access-control-allow-origin") == "https://shop.example"
     assert "access-control-allow-origin" not in denied.headers
+
+
+# --- publishable keys (the chat widget) ------------------------------------------------------
+
+
+def test_a_publishable_key_entry_names_its_bots_and_origins_or_the_server_says_what_is_wrong():
+    from supportbot.server.publishable import parse_publishable
+
+    key = parse_publishable(
+        "pk_live_0123456789=bean-there,ledgerly-billing|https://shop.example,http://localhost:3000/"
+    )
+    assert key.bots == {"bean-there", "ledgerly-billing"}
+    assert key.origins == {"https://shop.example", "http://localhost:3000"}
+    for entry, says in [
+        ("sk_live_0123456789=bean-there|https://shop.example", "starts with 'pk_'"),
+        ("pk_live_0123456789=|https://shop.example", "name the bots"),
+        ("pk_live_0123456789=bean-there|https://shop.example/chat", "'https://shop.example/chat' is not one"),
+        ("pk_live_0123456789=bean-there", "list the web origins"),
+    ]:
+        settings = ServerSettings(publishable_keys=[entry])
+        assert any(says in problem for problem in settings.problems()), (entry, settings.problems())
+    both = ServerSettings(publishable_keys=["pk_live_0123456789=b|https://a.example"], api_keys=["pk_live_0123456789"])
+    assert any("must not also be a secret key" in p for p in both.problems())
+
+
+def test_a_publishable_key_needs_its_origin_and_is_rate_limited_per_client(tmp_path):
+    entry = "pk_live_0123456789=bean-there|https://shop.example"
+    assert ServerSettings(publishable_keys=[entry]).allowed_origins == ["https://shop.example"]
+    with client_for(tmp_path, publishable_keys=[entry], publishable_messages_per_minute=2) as client:
+        key = {"Authorization": "Bearer pk_live_0123456789"}
+        body = {"text": "How long does delivery take?"}
+        assert client.post("/v1/bots/bean-there/messages", json=body, headers=key).status_code == 403  # no Origin
+        shop = {**key, "Origin": "https://shop.example"}
+        assert client.post("/v1/bots/bean-there/messages", json=body, headers=shop).status_code == 200
+        assert client.post("/v1/bots/bean-there/messages", json=body, headers=shop).status_code == 200
+        limited = client.post("/v1/bots/bean-there/messages", json=body, headers=shop)
+        assert limited.status_code == 429 and "with this key" in limited.json()["detail"]
+        preflight = client.options(
+            "/v1/bots/bean-there/messages",
+            headers={"Origin": "https://shop.example", "Access-Control-Request-Method": "POST",
+                     "Access-Control-Request-Headers": "authorization,content-type"},
+        )  # fmt: skip
+        assert preflight.headers["access-control-allow-origin"] == "https://shop.example"

@@ -9,14 +9,30 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
+from .publishable import PREFIX, PublishableKey
 from .service import SupportService
 from .settings import ServerSettings
 
-__all__ = ["Agent", "Anyone", "Customer", "Role", "Service", "Unauthorized", "bearer", "holds"]
+__all__ = [
+    "Agent",
+    "Anyone",
+    "Customer",
+    "Role",
+    "Service",
+    "Unauthorized",
+    "WrongOrigin",
+    "bearer",
+    "holds",
+    "publishable_key",
+]
 
 
 class Unauthorized(Exception):
     """No key, or a key this endpoint does not take."""
+
+
+class WrongOrigin(Exception):
+    """A publishable key used from a web origin it does not list."""
 
 
 class Role(StrEnum):
@@ -52,7 +68,20 @@ def _role(request: Request, authorization: str | None, *, customers: bool, agent
         return Role.AGENT
     if customers and holds(token, settings.api_keys):
         return Role.CUSTOMER
+    if customers and token and token.startswith(PREFIX):
+        key = settings.publishable.get(token)
+        if key is not None:
+            if request.headers.get("origin", "").rstrip("/") not in key.origins:
+                raise WrongOrigin()
+            request.state.publishable = key
+            return Role.CUSTOMER
     raise Unauthorized()
+
+
+def publishable_key(request: Request) -> PublishableKey | None:
+    """The publishable key the caller used, if it used one: its bots bound what it may reach."""
+    key: PublishableKey | None = getattr(request.state, "publishable", None)
+    return key
 
 
 async def _customer(request: Request, authorization: Annotated[str | None, Header()] = None) -> Role:

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 
 from ..errors import MessageRejected
 from ..store import FeedbackRefused, IllegalTransition, StoreError
-from .deps import Unauthorized
+from .deps import Unauthorized, WrongOrigin
 from .limits import RateLimited
 from .metrics import Metrics
 from .service import BadCursor, BadWindow, Busy, ConversationNotFound, UnknownBot
@@ -60,6 +60,10 @@ async def _unauthorized(request: Request, exc: Exception) -> JSONResponse:
     return _detail(401, "missing or wrong API key (send Authorization: Bearer <key>)", {"WWW-Authenticate": "Bearer"})
 
 
+async def _wrong_origin(request: Request, exc: Exception) -> JSONResponse:
+    return _detail(403, "this key may not be used from this web origin (the key's owner lists where it may be used)")
+
+
 async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
     # FastAPI's own body echoes the input, which may hold characters no JSON encoder takes
     # (a lone surrogate): say where and what, never the value.
@@ -85,6 +89,7 @@ def install_error_handlers(app: FastAPI, metrics: Metrics) -> None:
     for kind in _CLIENT_ERRORS:
         app.add_exception_handler(kind, _client_error)
     app.add_exception_handler(Unauthorized, _unauthorized)
+    app.add_exception_handler(WrongOrigin, _wrong_origin)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(RateLimited, _limited)
     app.add_exception_handler(IllegalTransition, _conflict)

@@ -101,6 +101,7 @@ class SupportService:
         self._queue = TurnQueue(store, self.owner)
         self._rates = SlidingWindow("per conversation")
         self._new = SlidingWindow("per client address")
+        self._public = SlidingWindow("per client address with this key")
         self._new_limit = new_conversations_per_minute
 
     async def store_reachable(self) -> bool:
@@ -125,6 +126,16 @@ class SupportService:
             self._rates.check(conversation_id, bot.config.limits.messages_per_minute)
         elif self._new_limit:
             self._new.check(client, self._new_limit, "new conversations")
+
+    def check_public(self, client: str, limit: int) -> None:
+        """The rate limit of requests made with a publishable key, per client address."""
+        self._public.check(client, limit, "requests")
+
+    async def check_reachable(self, conversation_id: str, bots: frozenset[str] | None) -> None:
+        """404 unless the conversation exists and (for a publishable key) is of one of `bots`."""
+        found = await self.store.get_conversation(conversation_id)
+        if found is None or (bots is not None and found.bot_id not in bots):
+            raise ConversationNotFound(f"no conversation '{conversation_id}'")
 
     async def check_conversation(self, bot_id: str, conversation_id: str) -> None:
         """404 unless the conversation exists and belongs to this bot (another bot's

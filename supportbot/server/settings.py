@@ -7,6 +7,8 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
+from .publishable import PublishableKey, parse_publishable, publishable_problems
+
 __all__ = ["LOOPBACK", "SETTINGS_ENV", "ServerSettings"]
 
 LOOPBACK = "127.0.0.1"
@@ -40,6 +42,8 @@ class ServerSettings:
     new_conversations_per_minute: int = 30  # per client address; 0: no limit
     trusted_proxies: list[str] = field(default_factory=list)  # addresses or networks whose X-Forwarded-For counts
     docs: bool = False  # serve /docs (Swagger UI from a CDN, pinned)
+    publishable_keys: list[str] = field(default_factory=list)  # for web pages: publishable.py
+    publishable_messages_per_minute: int = 30  # requests per client address, with a publishable key
 
     @classmethod
     def from_env(
@@ -57,11 +61,31 @@ class ServerSettings:
             new_conversations_per_minute=_int(env, "SUPPORTBOT_NEW_CONVERSATIONS_PER_MINUTE", 30),
             trusted_proxies=_split(env.get("SUPPORTBOT_TRUSTED_PROXIES")),
             docs=env.get("SUPPORTBOT_DOCS", "").strip().lower() in ("1", "true", "yes", "on"),
+            publishable_keys=[e.strip() for e in env.get("SUPPORTBOT_PUBLISHABLE_KEYS", "").split(";") if e.strip()],
+            publishable_messages_per_minute=_int(env, "SUPPORTBOT_PUBLISHABLE_MESSAGES_PER_MINUTE", 30),
         )
 
     @property
     def keys_configured(self) -> bool:
-        return bool(self.api_keys or self.agent_keys)
+        return bool(self.api_keys or self.agent_keys or self.publishable_keys)
+
+    @property
+    def publishable(self) -> dict[str, PublishableKey]:
+        """The publishable keys by key (entries that do not parse are reported by problems())."""
+        found = {}
+        for entry in self.publishable_keys:
+            try:
+                parsed = parse_publishable(entry)
+            except ValueError:
+                continue
+            found[parsed.key] = parsed
+        return found
+
+    @property
+    def allowed_origins(self) -> list[str]:
+        """Origins whose pages may call the API: CORS origins and publishable keys' origins."""
+        origins = {origin for key in self.publishable.values() for origin in key.origins}
+        return sorted(set(self.cors_origins) | origins)
 
     def problems(self) -> list[str]:
         """What stops the server from starting safely."""
@@ -72,6 +96,9 @@ class ServerSettings:
             )
         if self.webhook_url and not self.webhook_url.startswith(("http://", "https://")):
             found.append(f"SUPPORTBOT_HANDOFF_WEBHOOK must be an http(s) URL, got '{self.webhook_url}'")
+        found += publishable_problems(self.publishable_keys, [*self.api_keys, *self.agent_keys])
+        if self.publishable_messages_per_minute < 1:
+            found.append("SUPPORTBOT_PUBLISHABLE_MESSAGES_PER_MINUTE must be a whole number >= 1")
         if self.new_conversations_per_minute < 0:
             found.append("SUPPORTBOT_NEW_CONVERSATIONS_PER_MINUTE must be a whole number >= 0 (0: no limit)")
         for proxy in self.trusted_proxies:

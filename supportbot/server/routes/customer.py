@@ -11,7 +11,7 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from ...store import ConversationRow
-from ..deps import Anyone, Customer, Role, Service
+from ..deps import Anyone, Customer, Role, Service, publishable_key
 from ..errors import public_error
 from ..limits import client_address
 from ..models import (
@@ -28,7 +28,7 @@ from ..models import (
     feedback_out,
     message_out,
 )
-from ..service import SupportService
+from ..service import SupportService, UnknownBot
 from ..sse import event, event_stream
 
 __all__ = ["router"]
@@ -40,8 +40,31 @@ ConversationId = Annotated[str, Path(pattern=CONVERSATION_ID, description="A con
 
 
 @router.get("/v1/bots")
-async def list_bots(role: Anyone, svc: Service) -> list[BotOut]:
-    return [BotOut(id=b.id, name=b.name, description=b.config.description) for b in svc.bots.values()]
+async def list_bots(request: Request, role: Anyone, svc: Service) -> list[BotOut]:
+    key = publishable_key(request)
+    return [
+        BotOut(id=b.id, name=b.name, description=b.config.description)
+        for b in svc.bots.values()
+        if key is None or b.id in key.bots
+    ]
+
+
+def _client(request: Request) -> str:
+    settings = request.app.state.settings
+    peer = request.client.host if request.client else None
+    return client_address(peer, request.headers.get("x-forwarded-for"), settings.trusted_proxies)
+
+
+def _public_checks(request: Request, svc: SupportService, bot_id: str | None = None) -> frozenset[str] | None:
+    """For a publishable key: its rate limit per client, and the bots it reaches (a bot it
+    does not name is not found). None for other keys: every bot."""
+    key = publishable_key(request)
+    if key is None:
+        return None
+    svc.check_public(_client(request), request.app.state.settings.publishable_messages_per_minute)
+    if bot_id is not None and bot_id not in key.bots:
+        raise UnknownBot(f"no bot '{bot_id}' for this key")
+    return key.bots
 
 
 @router.post(
@@ -57,13 +80,8 @@ async def post_message(
     svc: Service,
     accept: Annotated[str | None, Header()] = None,
 ) -> Any:
-    settings = request.app.state.settings
-    client = client_address(
-        request.client.host if request.client else None,
-        request.headers.get("x-forwarded-for"),
-        settings.trusted_proxies,
-    )
-    svc.check(bot_id, body.conversation_id, body.text, client)
+    _public_checks(request, svc, bot_id)
+    svc.check(bot_id, body.conversation_id, body.text, _client(request))
     if accept and "text/event-stream" in accept:
         if body.conversation_id:  # a 404 must come before the stream starts
             await svc.check_conversation(bot_id, body.conversation_id)
@@ -75,23 +93,33 @@ async def post_message(
 
 
 @router.get("/v1/conversations/{conversation_id}", response_model=ConversationOut)
-async def get_conversation(conversation_id: ConversationId, role: Anyone, svc: Service) -> ConversationOut:
+async def get_conversation(
+    request: Request, conversation_id: ConversationId, role: Anyone, svc: Service
+) -> ConversationOut:
+    await svc.check_reachable(conversation_id, _public_checks(request, svc))
     return conversation_out(*await svc.transcript(conversation_id), for_agent=role == Role.AGENT)
 
 
 @router.post("/v1/conversations/{conversation_id}/feedback", status_code=201, responses={404: {}, 422: {}})
-async def feedback(conversation_id: ConversationId, body: FeedbackIn, role: Customer, svc: Service) -> FeedbackOut:
+async def feedback(
+    request: Request, conversation_id: ConversationId, body: FeedbackIn, role: Customer, svc: Service
+) -> FeedbackOut:
     """The customer's rating of one bot message (its `seq`); rating it again replaces the
     rating. Agents see it in the transcript; reports and `supportbot gaps` count it."""
+    await svc.check_reachable(conversation_id, _public_checks(request, svc))
     return feedback_out(await svc.rate(conversation_id, body.message, body.rating, body.comment))
 
 
 @router.get("/v1/conversations/{conversation_id}/events", responses={200: {"content": {"text/event-stream": {}}}})
 async def conversation_events(
-    conversation_id: ConversationId, role: Anyone, svc: Service, after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0
+    request: Request,
+    conversation_id: ConversationId,
+    role: Anyone,
+    svc: Service,
+    after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
 ) -> StreamingResponse:
     """New messages (agent replies included) and state changes, from any server process."""
-    await svc.transcript(conversation_id)  # 404 before the stream starts
+    await svc.check_reachable(conversation_id, _public_checks(request, svc))  # 404 before the stream starts
     return event_stream(_events(svc, conversation_id, after))
 
 

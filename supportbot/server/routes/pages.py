@@ -48,6 +48,17 @@ async def agent_console() -> HTMLResponse:
     return HTMLResponse(_page("agent.html"), headers=PAGE_HEADERS)
 
 
+@router.get("/widget.js")
+async def widget() -> Response:
+    """The chat widget for other sites' pages (README: "Put the chat on your website")."""
+    headers = {
+        "Cache-Control": "max-age=300",
+        "X-Content-Type-Options": "nosniff",
+        "Cross-Origin-Resource-Policy": "cross-origin",
+    }
+    return Response(_page("widget.js"), media_type="text/javascript", headers=headers)
+
+
 @router.get("/static/{name}")
 async def static(name: str) -> Response:
     media = _STATIC.get(name)
