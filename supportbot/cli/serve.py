@@ -23,6 +23,8 @@ __all__ = ["serve"]
 
 def _bots_or_exit(settings: ServerSettings) -> tuple[list[Bot], dict[str, Provider]]:
     """Every bot, loaded, with its provider built; else every problem listed and exit 2."""
+    from ..channels.chatwoot import chatwoot_problems  # the server's modules: only when serving
+
     try:
         bots = load_bots(settings.bot_paths)
     except ConfigError as exc:
@@ -35,6 +37,7 @@ def _bots_or_exit(settings: ServerSettings) -> tuple[list[Bot], dict[str, Provid
             providers[bot.id] = create_provider(bot, os.environ)
         except ProviderError as exc:
             problems.append(f"bot '{bot.id}': {exc}")
+        problems += chatwoot_problems(bot, os.environ)
     if not bots:
         problems.append(f"no bots found under {', '.join(settings.bot_paths)}")
     if problems:

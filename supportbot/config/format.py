@@ -333,6 +333,30 @@ class SmallTalkSettings(_Strict):
     )
 
 
+_ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+class ChatwootSettings(_Strict):
+    """The bot as a Chatwoot Agent Bot (README: "Connect to Chatwoot")."""
+
+    url: str = Field(pattern=r"^https?://\S+$", description="Chatwoot's address, e.g. https://chat.example.com.")
+    account_id: int = Field(ge=1)
+    api_token_env: str = Field(
+        pattern=_ENV_NAME, description="Environment variable holding the agent bot's access token."
+    )
+    inbox_id: int | None = Field(None, ge=1, description="Answer only this inbox's conversations (default: any).")
+    team_id: int | None = Field(None, ge=1, description="Assign handed-off conversations to this team.")
+    secret_env: str | None = Field(
+        None,
+        pattern=_ENV_NAME,
+        description="Environment variable holding the webhook secret; deliveries must be signed.",
+    )
+
+
+class ChannelsConfig(_Strict):
+    chatwoot: ChatwootSettings | None = None
+
+
 class BotConfig(_Strict):
     """A supportbot bot, format version 1."""
 
@@ -348,6 +372,7 @@ class BotConfig(_Strict):
     response_cache: ResponseCacheSettings = Field(default_factory=ResponseCacheSettings)
     offline: OfflineSettings = Field(default_factory=OfflineSettings)
     small_talk: SmallTalkSettings = Field(default_factory=SmallTalkSettings)
+    channels: ChannelsConfig = Field(default_factory=ChannelsConfig)
 
     @model_validator(mode="before")
     @classmethod

@@ -8,12 +8,15 @@ import logging
 import os
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from .._version import __version__
 from ..bot import Bot
+from ..channels.chatwoot import CHANNEL, ChatwootChannel
+from ..channels.sender import ChannelSender
 from ..config.loader import load_bots
 from ..config.timeouts import model_timeouts
 from ..engine import Engine
@@ -25,7 +28,7 @@ from .errors import install_error_handlers
 from .limits import BodyLimit
 from .logs import RequestLog
 from .metrics import Metrics, TimedProvider
-from .routes import agent, customer, operations, pages
+from .routes import agent, channels, customer, operations, pages
 from .service import SupportService
 from .settings import SETTINGS_ENV, ServerSettings
 from .webhook import WebhookSender
@@ -72,7 +75,7 @@ def create_app(
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     install_error_handlers(app, metrics)
     app.add_middleware(RequestLog)
-    for module in (operations, customer, agent, pages):
+    for module in (operations, customer, agent, channels, pages):
         app.include_router(module.router)
     return app
 
@@ -100,7 +103,8 @@ def _lifespan(
         app.state.service = SupportService(
             bots, engines, store, metrics, webhook=sender, new_conversations_per_minute=limit, request_timeouts=timeouts
         )
-        app.state.tasks = set()  # streamed turns still running: finished before shutdown
+        app.state.tasks = set()  # streamed turns and channel events still running: finished before shutdown
+        app.state.chatwoot, chatwoot_sender = _chatwoot(bots, app.state.service, env, metrics)
         freed = await app.state.service.recover()
         if freed:
             log.warning("freed conversations left mid-turn by a crashed process", extra={"conversations": freed})
@@ -112,11 +116,39 @@ def _lifespan(
                 await asyncio.gather(*app.state.tasks, return_exceptions=True)
             if sender:
                 await sender.stop()
+            if chatwoot_sender:
+                await chatwoot_sender.stop()
+            for channel in app.state.chatwoot.values():
+                await channel.aclose()
             for engine in engines.values():
                 await engine.aclose()
             await store.close()
 
     return lifespan
+
+
+def _chatwoot(
+    bots: list[Bot], service: SupportService, env: Mapping[str, str], metrics: Metrics
+) -> tuple[dict[str, ChatwootChannel], ChannelSender | None]:
+    """The bots connected to Chatwoot, and the one sender of their calls (started)."""
+    channels = {b.id: ChatwootChannel(b, service, env) for b in bots if b.config.channels.chatwoot}
+    if not channels:
+        return channels, None
+    for bot_id, channel in channels.items():
+        if not channel.secret:
+            log.warning(
+                "chatwoot deliveries are not signed: anyone who knows the URL can post events (set channels.chatwoot.secret_env)",
+                extra={"bot": bot_id},
+            )
+
+    async def deliver(call: dict[str, Any]) -> None:
+        await channels[call["bot"]].deliver(call)
+
+    sender = ChannelSender(service.store, CHANNEL, deliver, metrics)
+    for channel in channels.values():
+        channel.wake = sender.wake
+    sender.start()
+    return channels, sender
 
 
 def app_from_env() -> FastAPI:

@@ -142,8 +142,21 @@ class Store(Protocol):
         ...
 
     # the webhook outbox
-    async def due_webhooks(self, limit: int, lease_seconds: float) -> list[OutboxRow]:
-        """Lease due, undelivered webhooks so no other process sends them meanwhile."""
+    async def due_webhooks(self, limit: int, lease_seconds: float, channel: str | None = None) -> list[OutboxRow]:
+        """Lease due, undelivered webhooks (or, with `channel`, that channel's calls, each
+        conversation's in order) so no other process sends them meanwhile."""
+        ...
+
+    async def enqueue(self, channel: str, conversation_id: str, payloads: Sequence[dict[str, Any]]) -> None:
+        """Calls to a channel's platform, to send in order in the background."""
+        ...
+
+    async def first_delivery(self, channel: str, event_id: str) -> bool:
+        """Record an event a channel received; False when it had been received before."""
+        ...
+
+    async def undelivered(self, channel: str, conversation_id: str) -> int:
+        """How many of `channel`'s calls for the conversation are still to be sent."""
         ...
 
     async def webhook_delivered(self, row_id: int) -> None: ...

@@ -90,6 +90,17 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX conversations_by_bot ON conversations (bot_id, updated_at)",
     ],
+    [
+        # Calls to a channel's platform (Chatwoot) go through the outbox too; NULL: a webhook.
+        "ALTER TABLE outbox ADD COLUMN channel TEXT",
+        # Events a channel already handled, so a redelivery is answered once.
+        """CREATE TABLE channel_events (
+            channel TEXT NOT NULL,
+            event_id TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            PRIMARY KEY (channel, event_id)
+        )""",
+    ],
 ]
 
 NEVER = 1e18  # a next_attempt_at that never comes: delivery given up

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from . import activity, rows, tickets
+from . import activity, outbox, rows, tickets
 from .records import (
     ConversationActivity,
     ConversationRow,
@@ -312,26 +312,19 @@ class SqlStore:
 
     # webhook outbox -----------------------------------------------------------------------
 
-    async def due_webhooks(self, limit: int, lease_seconds: float) -> list[OutboxRow]:
-        """Claim undelivered webhooks that are due, so no other process sends them meanwhile."""
+    async def due_webhooks(self, limit: int, lease_seconds: float, channel: str | None = None) -> list[OutboxRow]:
+        """Claim due, undelivered rows (webhooks, or `channel`'s calls), so no other process
+        sends them meanwhile."""
+        return await self._run(lambda c: outbox.claim_due(c, limit, lease_seconds, channel))
 
-        def claim(cursor: Cursor) -> list[OutboxRow]:
-            now = time.time()
-            cursor.execute(
-                "SELECT id, payload, attempts FROM outbox WHERE delivered_at IS NULL AND next_attempt_at <= ? AND lease_until < ? ORDER BY id LIMIT ?",
-                (now, now, limit),
-            )
-            claimed = []
-            for row_id, payload, attempts in cursor.fetchall():
-                cursor.execute(
-                    "UPDATE outbox SET lease_until = ? WHERE id = ? AND lease_until < ?",
-                    (now + lease_seconds, row_id, now),
-                )
-                if cursor.rowcount == 1:
-                    claimed.append(OutboxRow(int(row_id), json.loads(payload), int(attempts)))
-            return claimed
+    async def enqueue(self, channel: str, conversation_id: str, payloads: Sequence[dict[str, Any]]) -> None:
+        await self._run(lambda c: outbox.enqueue(c, channel, conversation_id, payloads))
 
-        return await self._run(claim)
+    async def first_delivery(self, channel: str, event_id: str) -> bool:
+        return await self._run(lambda c: outbox.first_delivery(c, channel, event_id))
+
+    async def undelivered(self, channel: str, conversation_id: str) -> int:
+        return await self._run(lambda c: outbox.undelivered(c, channel, conversation_id))
 
     async def webhook_delivered(self, row_id: int) -> None:
         await self._run(

@@ -1,0 +1,101 @@
+"""Sends a channel's queued calls (the outbox rows of that channel) in the background.
+
+Rows of different conversations go out side by side; one conversation's rows go out in
+order (the store makes only its oldest row due). A failed call is retried with backoff for
+about a day, so a platform that is down for hours loses no reply; each attempt has a deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from ..server.metrics import Metrics
+from ..store import OutboxRow, Store
+
+__all__ = ["ChannelSender", "DeliveryFailed", "channel_backoff"]
+
+log = logging.getLogger("supportbot.channels")
+
+MAX_ATTEMPTS = 300  # at 5 minutes apart once backed off: a little over a day
+
+
+class DeliveryFailed(Exception):
+    """A call the platform did not take; the message says what it answered."""
+
+
+def channel_backoff(attempts: int) -> float:
+    """Seconds before the next try after `attempts` failed ones: 1, 2, 4 ... up to 5 minutes."""
+    return float(min(2 ** max(attempts - 1, 0), 300))
+
+
+class ChannelSender:
+    def __init__(
+        self,
+        store: Store,
+        channel: str,
+        deliver: Callable[[dict[str, Any]], Awaitable[None]],
+        metrics: Metrics,
+        *,
+        poll_s: float = 0.5,
+        deadline_s: float = 10.0,
+        backoff: Callable[[int], float] = channel_backoff,
+    ) -> None:
+        self.store = store
+        self.channel = channel
+        self.deliver = deliver
+        self.metrics = metrics
+        self.poll_s = poll_s
+        self.deadline_s = deadline_s
+        self.backoff = backoff
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"{self.channel}-sender")
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                while await self.send_due():
+                    pass  # the next row of each conversation is due now
+            except Exception:
+                self.metrics.errors.labels(f"{self.channel}_loop").inc()
+                log.exception("channel delivery loop failed; retrying", extra={"channel": self.channel})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_s)
+            self._wake.clear()
+
+    async def send_due(self) -> int:
+        """Send every due row once, side by side; returns how many were delivered."""
+        rows = await self.store.due_webhooks(limit=50, lease_seconds=self.deadline_s + 50, channel=self.channel)
+        return sum(await asyncio.gather(*(self._send(row) for row in rows)))
+
+    async def _send(self, row: OutboxRow) -> bool:
+        try:
+            async with asyncio.timeout(self.deadline_s):
+                await self.deliver(row.payload)
+        except TimeoutError:
+            error = f"no answer within {self.deadline_s:g}s"
+        except Exception as exc:  # the platform is down, refuses, or the network failed
+            error = f"{type(exc).__name__}: {exc}"
+        else:
+            await self.store.webhook_delivered(row.id)
+            return True
+        attempts = row.attempts + 1
+        retry = self.backoff(attempts) if attempts < MAX_ATTEMPTS else None
+        self.metrics.errors.labels(self.channel).inc()
+        log.warning("channel call failed", extra={"channel": self.channel, "attempt": attempts, "error": error})
+        await self.store.webhook_failed(row.id, retry, error[:300])
+        return False
