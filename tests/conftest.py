@@ -64,6 +64,18 @@ offline:
 STREAMING_BOT = MINIMAL_BOT.replace("escalation:\n", "escalation:\n  grounding: off\n", 1)
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Each test that takes it runs twice: on a SQLite file, and in a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+    else:
+        from pg import postgres_schema
+
+        with postgres_schema() as url:
+            yield url
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"

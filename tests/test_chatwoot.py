@@ -13,7 +13,6 @@ import pytest
 import yaml
 from conftest import REPO
 from fastapi.testclient import TestClient
-from pg import postgres_schema
 
 from supportbot import load_bot
 from supportbot.server import ServerSettings, create_app
@@ -44,15 +43,6 @@ def connected_bot(folder: Path, chatwoot_url: str, **extra: object) -> Path:
 def chatwoot() -> Iterator[FakeChatwoot]:
     with FakeChatwoot() as fake:
         yield fake
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request, tmp_path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'cw.db'}"
-    else:
-        with postgres_schema() as url:
-            yield url
 
 
 def server(tmp_path: Path, chatwoot: FakeChatwoot, database_url: str | None = None, **extra: object) -> TestClient:

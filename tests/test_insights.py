@@ -12,7 +12,6 @@ import pytest
 import yaml
 from conftest import REPO
 from fastapi.testclient import TestClient
-from pg import postgres_schema
 from typer.testing import CliRunner
 
 from supportbot import load_bot
@@ -21,15 +20,6 @@ from supportbot.server import ServerSettings, create_app
 
 BOT = REPO / "bots" / "bean-there.yaml"
 runner = CliRunner()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request, tmp_path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'insights.db'}"
-    else:
-        with postgres_schema() as url:
-            yield url
 
 
 @pytest.fixture
@@ -50,6 +40,22 @@ def agent_answers(client: TestClient, conversation: str, reply: str) -> None:
     assert client.post(f"/v1/conversations/{conversation}/claim", json={"agent": "maria"}).status_code == 200
     assert client.post(f"/v1/conversations/{conversation}/agent-messages", json={"text": reply}).status_code == 201
     assert client.post(f"/v1/conversations/{conversation}/release", json={"resume_bot": False}).status_code == 200
+
+
+def export(database_url: str, export_format: str, out: str) -> str:
+    return cli(
+        "export",
+        "--db",
+        database_url,
+        "--bot",
+        "bean-there",
+        "--bots",
+        str(BOT),
+        "--format",
+        export_format,
+        "--out",
+        out,
+    )
 
 
 def cli(*args: str) -> str:
@@ -195,19 +201,7 @@ def test_gaps_groups_unanswered_questions_and_drafts_snippets(client, database_u
 
 def test_export_writes_confirmed_outcomes_with_personal_data_masked(client, database_url, tmp_path):
     ids = traffic(client)
-    cli(
-        "export",
-        "--db",
-        database_url,
-        "--bot",
-        "bean-there",
-        "--bots",
-        str(BOT),
-        "--format",
-        "eval",
-        "--out",
-        str(tmp_path),
-    )
+    export(database_url, "eval", str(tmp_path))
     lines = [json.loads(line) for line in (tmp_path / "bean-there.jsonl").read_text().splitlines()]
     by_text = {line["text"]: line for line in lines}
     assert by_text["How should I store my coffee?"]["expect"] == "storing-coffee"  # rated up
@@ -216,21 +210,10 @@ def test_export_writes_confirmed_outcomes_with_personal_data_masked(client, data
     assert not any("jo@example.com" in line["text"] for line in lines)
     # The eval file is a dataset `supportbot eval` reads.
     result = runner.invoke(app, ["eval", str(BOT), str(tmp_path / "bean-there.jsonl"), "--json"])
-    assert result.exit_code in (0, 1), result.output
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["examples"] == len(lines)
     fixtures = tmp_path / "fixtures"
-    cli(
-        "export",
-        "--db",
-        database_url,
-        "--bot",
-        "bean-there",
-        "--bots",
-        str(BOT),
-        "--format",
-        "fixtures",
-        "--out",
-        str(fixtures),
-    )
+    export(database_url, "fixtures", str(fixtures))
     rated = yaml.safe_load((fixtures / f"{ids['rated_up']}.transcript.yaml").read_text())
     assert rated["turns"] == [
         {"user": "How should I store my coffee?", "expect": {"action": "answer", "citations": ["storing-coffee"]}}

@@ -7,7 +7,6 @@ import re
 from collections.abc import AsyncIterator
 
 import pytest
-from pg import postgres_schema
 
 from supportbot.store import (
     FeedbackRefused,
@@ -22,15 +21,6 @@ from supportbot.store import (
 from supportbot.store.schema import MIGRATIONS
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'store.db'}"
-    else:
-        with postgres_schema() as url:
-            yield url
 
 
 @pytest.fixture

@@ -2,21 +2,22 @@
 
 Rows of different conversations go out side by side; one conversation's rows go out in
 order (the store makes only its oldest row due). A failed call is retried with backoff for
-about a day, so a platform that is down for hours loses no reply; each attempt has a deadline.
+about a day (1 s, 2 s, 4 s ... then every 5 minutes, as webhooks), so a platform that is
+down for hours loses no reply; each attempt has a deadline.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..server.metrics import Metrics
+from ..server.webhook import OutboxLoop, backoff
 from ..store import OutboxRow, Store
 
-__all__ = ["ChannelSender", "DeliveryFailed", "channel_backoff"]
+__all__ = ["ChannelSender", "DeliveryFailed"]
 
 log = logging.getLogger("supportbot.channels")
 
@@ -27,12 +28,7 @@ class DeliveryFailed(Exception):
     """A call the platform did not take; the message says what it answered."""
 
 
-def channel_backoff(attempts: int) -> float:
-    """Seconds before the next try after `attempts` failed ones: 1, 2, 4 ... up to 5 minutes."""
-    return float(min(2 ** max(attempts - 1, 0), 300))
-
-
-class ChannelSender:
+class ChannelSender(OutboxLoop):
     def __init__(
         self,
         store: Store,
@@ -42,40 +38,15 @@ class ChannelSender:
         *,
         poll_s: float = 0.5,
         deadline_s: float = 10.0,
-        backoff: Callable[[int], float] = channel_backoff,
+        backoff: Callable[[int], float] = backoff,
     ) -> None:
+        super().__init__(metrics, poll_s)
+        self.name = channel
         self.store = store
         self.channel = channel
         self.deliver = deliver
-        self.metrics = metrics
-        self.poll_s = poll_s
         self.deadline_s = deadline_s
         self.backoff = backoff
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"{self.channel}-sender")
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                while await self.send_due():
-                    pass  # the next row of each conversation is due now
-            except Exception:
-                self.metrics.errors.labels(f"{self.channel}_loop").inc()
-                log.exception("channel delivery loop failed; retrying", extra={"channel": self.channel})
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_s)
-            self._wake.clear()
 
     async def send_due(self) -> int:
         """Send every due row once, side by side; returns how many were delivered."""

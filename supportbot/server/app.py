@@ -23,7 +23,7 @@ from ..engine import Engine
 from ..providers.base import Provider
 from ..providers.openai_chat import resolve_base_url
 from ..providers.registry import create_provider
-from ..store import open_store
+from ..store import Store, open_store
 from .errors import install_error_handlers
 from .limits import BodyLimit
 from .logs import RequestLog
@@ -89,20 +89,12 @@ def _lifespan(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = open_store(settings.database_url)
         await store.open()
-        engines = {
-            b.id: Engine(b, TimedProvider(providers.get(b.id) or create_provider(b, env), metrics, b.id)) for b in bots
-        }
         sender = None
         if settings.webhook_url and settings.webhook_secret:
             sender = WebhookSender(store, settings.webhook_url, settings.webhook_secret, metrics)
             sender.start()
-        limit = settings.new_conversations_per_minute
-        timeouts = {
-            b.id: model_timeouts(b.config.model, resolve_base_url(b.config.model.base_url, env))[1] for b in bots
-        }
-        app.state.service = SupportService(
-            bots, engines, store, metrics, webhook=sender, new_conversations_per_minute=limit, request_timeouts=timeouts
-        )
+        app.state.service = _service(settings, bots, env, providers, metrics, store, sender)
+        engines = app.state.service.engines
         app.state.tasks = set()  # streamed turns and channel events still running: finished before shutdown
         app.state.chatwoot, chatwoot_sender = _chatwoot(bots, app.state.service, env, metrics)
         freed = await app.state.service.recover()
@@ -114,17 +106,34 @@ def _lifespan(
         finally:
             if app.state.tasks:
                 await asyncio.gather(*app.state.tasks, return_exceptions=True)
-            if sender:
-                await sender.stop()
-            if chatwoot_sender:
-                await chatwoot_sender.stop()
-            for channel in app.state.chatwoot.values():
-                await channel.aclose()
-            for engine in engines.values():
-                await engine.aclose()
+            for stopping in (sender, chatwoot_sender):
+                if stopping:
+                    await stopping.stop()
+            for closing in (*app.state.chatwoot.values(), *engines.values()):
+                await closing.aclose()
             await store.close()
 
     return lifespan
+
+
+def _service(
+    settings: ServerSettings,
+    bots: list[Bot],
+    env: Mapping[str, str],
+    providers: dict[str, Provider],
+    metrics: Metrics,
+    store: Store,
+    sender: WebhookSender | None,
+) -> SupportService:
+    """The service over this process's engines (one per bot, its provider timed)."""
+    engines = {
+        b.id: Engine(b, TimedProvider(providers.get(b.id) or create_provider(b, env), metrics, b.id)) for b in bots
+    }
+    timeouts = {b.id: model_timeouts(b.config.model, resolve_base_url(b.config.model.base_url, env))[1] for b in bots}
+    return SupportService(
+        bots, engines, store, metrics, webhook=sender,
+        new_conversations_per_minute=settings.new_conversations_per_minute, request_timeouts=timeouts,
+    )  # fmt: skip
 
 
 def _chatwoot(

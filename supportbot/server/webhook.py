@@ -23,7 +23,7 @@ import httpx
 from ..store import OutboxRow, Store
 from .metrics import Metrics
 
-__all__ = ["SIGNATURE_HEADER", "TIMESTAMP_HEADER", "WebhookSender", "sign"]
+__all__ = ["SIGNATURE_HEADER", "TIMESTAMP_HEADER", "OutboxLoop", "WebhookSender", "backoff", "sign"]
 
 log = logging.getLogger("supportbot.webhook")
 
@@ -44,7 +44,50 @@ def backoff(attempts: int) -> float:
     return float(min(2 ** max(attempts - 1, 0), 300))
 
 
-class WebhookSender:
+class OutboxLoop:
+    """Sends what is due from the outbox in the background: at once when woken (a turn just
+    stored something), else every `poll_s`; while a round delivers something, the next
+    round follows at once. Subclasses say what a round is (`send_due`)."""
+
+    name = "outbox"
+
+    def __init__(self, metrics: Metrics, poll_s: float) -> None:
+        self.metrics = metrics
+        self.poll_s = poll_s
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def send_due(self) -> int:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"{self.name}-sender")
+
+    def wake(self) -> None:
+        """Something was just stored: look at the outbox now rather than at the next poll."""
+        self._wake.set()
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                while await self.send_due():
+                    pass
+            except Exception:
+                self.metrics.errors.labels(f"{self.name}_loop").inc()
+                log.exception("outbox delivery loop failed; retrying", extra={"sender": self.name})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_s)
+            self._wake.clear()
+
+
+class WebhookSender(OutboxLoop):
+    name = "webhook"
+
     def __init__(
         self,
         store: Store,
@@ -56,39 +99,19 @@ class WebhookSender:
         timeout_s: float = 5.0,
         deadline_s: float = DEADLINE_S,
     ) -> None:
+        super().__init__(metrics, poll_s)
         self.store = store
         self.url = url
         self.secret = secret
-        self.metrics = metrics
-        self.poll_s = poll_s
         self.deadline_s = deadline_s
         self._client = httpx.AsyncClient(timeout=timeout_s)
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="webhook-sender")
-
-    def wake(self) -> None:
-        """A hand-off was just stored: look at the outbox now rather than at the next poll."""
-        self._wake.set()
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await super().stop()
         await self._client.aclose()
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.deliver_due()
-            except Exception:
-                self.metrics.errors.labels("webhook_loop").inc()
-                log.exception("webhook delivery loop failed; retrying")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_s)
-            self._wake.clear()
+    async def send_due(self) -> int:
+        return await self.deliver_due()
 
     async def deliver_due(self) -> int:
         """Send every due webhook once, side by side; returns how many were delivered."""
