@@ -9,7 +9,6 @@ down for hours loses no reply; each attempt has a deadline.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -18,8 +17,6 @@ from ..server.webhook import OutboxLoop, backoff
 from ..store import OutboxRow, Store
 
 __all__ = ["ChannelSender", "DeliveryFailed"]
-
-log = logging.getLogger("supportbot.channels")
 
 MAX_ATTEMPTS = 300  # at 5 minutes apart once backed off: a little over a day
 
@@ -40,13 +37,11 @@ class ChannelSender(OutboxLoop):
         deadline_s: float = 10.0,
         backoff: Callable[[int], float] = backoff,
     ) -> None:
-        super().__init__(metrics, poll_s)
+        super().__init__(store, metrics, poll_s, retry_in=backoff, max_attempts=MAX_ATTEMPTS)
         self.name = channel
-        self.store = store
         self.channel = channel
         self.deliver = deliver
         self.deadline_s = deadline_s
-        self.backoff = backoff
 
     async def send_due(self) -> int:
         """Send every due row once, side by side; returns how many were delivered."""
@@ -54,6 +49,7 @@ class ChannelSender(OutboxLoop):
         return sum(await asyncio.gather(*(self._send(row) for row in rows)))
 
     async def _send(self, row: OutboxRow) -> bool:
+        error: str | None = None
         try:
             async with asyncio.timeout(self.deadline_s):
                 await self.deliver(row.payload)
@@ -61,12 +57,4 @@ class ChannelSender(OutboxLoop):
             error = f"no answer within {self.deadline_s:g}s"
         except Exception as exc:  # the platform is down, refuses, or the network failed
             error = f"{type(exc).__name__}: {exc}"
-        else:
-            await self.store.webhook_delivered(row.id)
-            return True
-        attempts = row.attempts + 1
-        retry = self.backoff(attempts) if attempts < MAX_ATTEMPTS else None
-        self.metrics.errors.labels(self.channel).inc()
-        log.warning("channel call failed", extra={"channel": self.channel, "attempt": attempts, "error": error})
-        await self.store.webhook_failed(row.id, retry, error[:300])
-        return False
+        return await self.settle(row, error)

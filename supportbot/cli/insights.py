@@ -19,7 +19,7 @@ from ..bot import Bot
 from ..config.loader import display_path, find_bot_files, load_bot
 from ..errors import ConfigError
 from ..insights.export import confirmed_outcomes, eval_lines, fixture_document
-from ..insights.gaps import DEFAULT_THRESHOLD, drafts_yaml, find_gaps, gaps_json
+from ..insights.gaps import DEFAULT_THRESHOLD, Embed, drafts_yaml, find_gaps, gaps_json
 from ..insights.html import render_html
 from ..insights.prices import load_prices
 from ..insights.report import build_report
@@ -150,7 +150,7 @@ def _cells(row: dict[str, Any]) -> list[str]:
     ]  # fmt: skip
 
 
-def _embed_or_exit() -> Any:
+def _embed_or_exit() -> Embed:
     try:
         return embedder()
     except ConfigError as exc:

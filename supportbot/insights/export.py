@@ -17,13 +17,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..evaluation import HANDOFF
 from .gaps import Embed, same_answer
 from .masking import mask
 from .turns import Turn
 
 __all__ = ["Confirmed", "confirmed_outcomes", "eval_lines", "fixture_document"]
-
-HANDOFF = "handoff"
 
 
 @dataclass(frozen=True)

@@ -3,16 +3,14 @@ encoder that groups messages by meaning. The I/O edge of insights/."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-
-import numpy as np
-from numpy.typing import NDArray
 
 from ..ages import iso_utc, parse_age
 from ..bot import Bot
 from ..retrieval.encoder import DEFAULT_MODEL, load_encoder
 from ..store import ConversationActivity, open_store
+from .gaps import Embed
 from .report import BotFacts
 
 __all__ = ["answers_of", "bot_facts", "embedder", "parse_since", "read_activity"]
@@ -57,7 +55,7 @@ def answers_of(bot: Bot | None) -> Mapping[str, str]:
     return {s.id: s.answer for s in bot.snippets} if bot else {}
 
 
-def embedder() -> Callable[[Sequence[str]], NDArray[np.float32]]:
+def embedder() -> Embed:
     """Unit sentence vectors from the semantic engine's encoder (installed with supportbot's
     documented setup); a ConfigError saying the one install command when it is missing."""
     encoder = load_encoder(DEFAULT_MODEL, "supportbot gaps")

@@ -215,10 +215,13 @@ class SupportService:
 
     # the hand-off lifecycle -------------------------------------------------------------------
 
-    async def transcript(self, conversation_id: str) -> tuple[ConversationRow, list[MessageRow], dict[int, Feedback]]:
-        """The conversation, its messages and the customer's ratings of them."""
+    async def transcript(
+        self, conversation_id: str, bots: frozenset[str] | None = None
+    ) -> tuple[ConversationRow, list[MessageRow], dict[int, Feedback]]:
+        """The conversation, its messages and the customer's ratings of them; with `bots`
+        (a publishable key's), only a conversation of one of them."""
         row = await self.store.get_conversation(conversation_id)
-        if row is None:
+        if row is None or (bots is not None and row.bot_id not in bots):
             raise ConversationNotFound(f"no conversation '{conversation_id}'")
         return row, await self.store.messages(conversation_id), await self.store.feedback(conversation_id)
 

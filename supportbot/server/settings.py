@@ -6,6 +6,7 @@ import ipaddress
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 
 from .publishable import PublishableKey, parse_publishable, publishable_problems
 
@@ -69,9 +70,10 @@ class ServerSettings:
     def keys_configured(self) -> bool:
         return bool(self.api_keys or self.agent_keys or self.publishable_keys)
 
-    @property
+    @cached_property
     def publishable(self) -> dict[str, PublishableKey]:
-        """The publishable keys by key (entries that do not parse are reported by problems())."""
+        """The publishable keys by key, parsed once (entries that do not parse are reported by
+        problems())."""
         found = {}
         for entry in self.publishable_keys:
             try:

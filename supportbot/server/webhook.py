@@ -17,6 +17,7 @@ import hmac
 import json
 import logging
 import time
+from collections.abc import Callable
 
 import httpx
 
@@ -51,9 +52,20 @@ class OutboxLoop:
 
     name = "outbox"
 
-    def __init__(self, metrics: Metrics, poll_s: float) -> None:
+    def __init__(
+        self,
+        store: Store,
+        metrics: Metrics,
+        poll_s: float,
+        *,
+        retry_in: Callable[[int], float] = backoff,
+        max_attempts: int = MAX_ATTEMPTS,
+    ) -> None:
+        self.store = store
         self.metrics = metrics
         self.poll_s = poll_s
+        self.retry_in = retry_in
+        self.max_attempts = max_attempts
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -71,6 +83,22 @@ class OutboxLoop:
         if self._task:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+
+    async def settle(self, row: OutboxRow, error: str | None) -> bool:
+        """Record one attempt: delivered (error None), or failed and due again after the
+        backoff until `max_attempts` (then kept, undelivered, for inspection)."""
+        if error is None:
+            await self.store.webhook_delivered(row.id)
+            return True
+        attempts = row.attempts + 1
+        retry = self.retry_in(attempts) if attempts < self.max_attempts else None
+        self.metrics.errors.labels(self.name).inc()
+        log.warning(
+            "outbox delivery failed",
+            extra={"sender": self.name, "delivery": row.id, "attempt": attempts, "error": error, "retry_in_s": retry},
+        )
+        await self.store.webhook_failed(row.id, retry, error[:500])
+        return False
 
     async def _run(self) -> None:
         while True:
@@ -99,8 +127,7 @@ class WebhookSender(OutboxLoop):
         timeout_s: float = 5.0,
         deadline_s: float = DEADLINE_S,
     ) -> None:
-        super().__init__(metrics, poll_s)
-        self.store = store
+        super().__init__(store, metrics, poll_s)
         self.url = url
         self.secret = secret
         self.deadline_s = deadline_s
@@ -137,15 +164,4 @@ class WebhookSender(OutboxLoop):
             ok, error = False, f"no complete answer within {self.deadline_s:g}s"
         except httpx.HTTPError as exc:
             ok, error = False, f"{type(exc).__name__}: {exc}"
-        if ok:
-            await self.store.webhook_delivered(row.id)
-            return True
-        attempts = row.attempts + 1
-        retry = backoff(attempts) if attempts < MAX_ATTEMPTS else None
-        self.metrics.errors.labels("webhook").inc()
-        log.warning(
-            "webhook delivery failed",
-            extra={"delivery": row.id, "attempt": attempts, "error": error, "retry_in_s": retry},
-        )
-        await self.store.webhook_failed(row.id, retry, error)
-        return False
+        return await self.settle(row, None if ok else error)

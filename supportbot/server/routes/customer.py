@@ -96,8 +96,8 @@ async def post_message(
 async def get_conversation(
     request: Request, conversation_id: ConversationId, role: Anyone, svc: Service
 ) -> ConversationOut:
-    await svc.check_reachable(conversation_id, _public_checks(request, svc))
-    return conversation_out(*await svc.transcript(conversation_id), for_agent=role == Role.AGENT)
+    transcript = await svc.transcript(conversation_id, _public_checks(request, svc))
+    return conversation_out(*transcript, for_agent=role == Role.AGENT)
 
 
 @router.post("/v1/conversations/{conversation_id}/feedback", status_code=201, responses={404: {}, 422: {}})
@@ -106,7 +106,9 @@ async def feedback(
 ) -> FeedbackOut:
     """The customer's rating of one bot message (its `seq`); rating it again replaces the
     rating. Agents see it in the transcript; reports and `supportbot gaps` count it."""
-    await svc.check_reachable(conversation_id, _public_checks(request, svc))
+    bots = _public_checks(request, svc)
+    if bots is not None:  # otherwise the rating itself finds an unknown conversation
+        await svc.check_reachable(conversation_id, bots)
     return feedback_out(await svc.rate(conversation_id, body.message, body.rating, body.comment))
 
 
