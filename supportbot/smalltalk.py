@@ -178,6 +178,12 @@ _ALL = {kind: _alternation(phrases) for kind, phrases in _PHRASES.items()}
 _I = re.IGNORECASE
 _WHOLE = {kind: re.compile(rf"^{_SEPARATORS}(?:(?:{pattern}){_SEPARATORS})+$", _I) for kind, pattern in _ALL.items()}
 _LEADING = re.compile(rf"^{_SEPARATORS}(?:(?:{_ALL[SmallTalk.GREETING]})(?=[\s,.!?;:\-–—]|$){_SEPARATORS})+", _I)
+# Thanks or an acknowledgement that ends a sentence of its own ("Thanks! And can I...",
+# "Ok great. Also..."), and the "and"/"also" that then opens the question. Without the
+# full stop, "thanks but where is my order" and "ok so how do I return it" are questions
+# that merely start with such a word, and stay whole.
+_CLOSED = "|".join(_ALL[kind] for kind in (SmallTalk.THANKS, SmallTalk.ACKNOWLEDGEMENT))
+_LEADING_CLOSED = re.compile(rf"^{_SEPARATORS}(?:(?:{_CLOSED})\s*[.!]+\s*)+(?:(?:and|also|plus|but)(?!\w)[\s,]*)?", _I)
 _TRAILING = re.compile(rf"(?:{_SEPARATORS}(?:{_ALL[SmallTalk.THANKS]}))+{_SEPARATORS}$", _I)
 # Greetings and thanks may stand together ("hi, thanks!"): the message is answered as the
 # kind that asks most of the bot (_ORDER).
@@ -204,7 +210,7 @@ def split_small_talk(text: str) -> Split:
         return Split(symbols[0], "")
     if _ANY.match(cleaned):
         return Split(_kind(cleaned), "")
-    question = _TRAILING.sub("", _LEADING.sub("", cleaned)).strip()
+    question = _TRAILING.sub("", _LEADING_CLOSED.sub("", _LEADING.sub("", cleaned))).strip()
     if question == cleaned:
         return Split(None, text)
     return Split(None, question or text)

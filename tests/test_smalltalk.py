@@ -38,6 +38,9 @@ def test_small_talk_is_recognised_by_its_kind(text, kind):
         ("hi, my tyre is flat, how much to fix it?", "my tyre is flat, how much to fix it?"),
         ("Good morning! Do you ship to Canada?", "Do you ship to Canada?"),
         ("Hey, what are your opening hours? Thanks!", "what are your opening hours"),
+        ("thanks! and my coffee tastes sour, any tips?", "my coffee tastes sour, any tips?"),
+        ("Ok great. Also, do you ship to Canada?", "do you ship to Canada?"),
+        ("Hi! Thanks! But my order is late", "my order is late"),
     ],
 )
 def test_a_greeting_that_carries_a_question_is_the_question(text, question):
