@@ -132,4 +132,5 @@ def test_a_catastrophic_regex_runs_out_of_time_on_the_loop_and_fires_off_it(patt
     assert time.monotonic() - started < FAST_RULE_S + 0.2
     handoff = decide_pre_model(rules, FRESH, text, slow=True)
     assert (handoff.rule, handoff.detail) == ("slow", TIMED_OUT)
-    assert time.monotonic() - started < SLOW_RULE_S + 0.5
+    # Generous, for a loaded machine: uncut, these patterns would run for hours.
+    assert time.monotonic() - started < FAST_RULE_S + SLOW_RULE_S + 2.0
