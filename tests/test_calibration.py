@@ -4,6 +4,7 @@ questions each matched with the rest as if it were a customer message."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from supportbot.clarify import Evidence, judge_retrieval
 from supportbot.config import SnippetConfig
@@ -24,12 +25,23 @@ def test_a_snippet_its_customers_match_loosely_is_judged_by_a_looser_standard():
     calibration = calibrate(left_out, owner, np.zeros((6, 2)), minimum=0.5)
     evidence = calibration.evidence(np.array([0.5, 0.5]), np.zeros(2))
     assert evidence[1] > 0.5 > evidence[0]
-    # The shift is centred: the bot's typical snippet keeps its score.
-    assert abs(calibration.shift.sum()) < 1e-9
+    # Between snippets the shift is centred: it moves the bot as a whole only to its own scale.
+    assert abs(calibration.shift.mean() - (0.55 - 0.6)) < 1e-9
+
+
+def test_a_bot_is_judged_on_its_own_scale_however_alike_its_questions_are_worded():
+    # One author's questions match each other at 0.4, another's at 0.7 (more questions, or
+    # worded more alike): a message matching as closely as each bot's own questions
+    # typically do has the same evidence in both, the default min_score.
+    owner = np.array([0, 0, 1, 1])
+    for typical in (0.4, 0.7):
+        left_out = rows([typical, 0.1], [typical, 0.1], [0.1, typical], [0.1, typical])
+        calibration = calibrate(left_out, owner, np.zeros((4, 2)), minimum=0.55)
+        assert calibration.evidence(np.array([typical, 0.1]), np.zeros(2))[0] == pytest.approx(0.55)
 
 
 def test_a_message_reading_more_like_the_answer_than_usual_is_surer():
-    left_out = rows([0.6, 0.1], [0.6, 0.1], [0.1, 0.6], [0.1, 0.6])
+    left_out = rows([0.55, 0.1], [0.55, 0.1], [0.1, 0.55], [0.1, 0.55])  # on the default scale already
     passages = rows([0.3, 0.0], [0.3, 0.0], [0.0, 0.3], [0.0, 0.3])
     calibration = calibrate(left_out, np.array([0, 0, 1, 1]), passages, minimum=0.5)
     plain, like_the_answer = (calibration.evidence(np.array([0.55, 0.1]), np.array([p, 0.0]))[0] for p in (0.3, 0.6))

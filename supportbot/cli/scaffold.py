@@ -53,9 +53,9 @@ escalation:
     I'm passing you to a member of our team. They will reply here shortly.
 
 offline:
-  min_score: 0.45                       # the match a message needs to be answered (0..1); raise it if
-                                        # the bot answers questions it should not
-  clarify_score: 0.35                   # from here up to min_score: ask "Did you mean ...?"
+  min_score: 0.55                       # the match a message needs to be answered (0..1), on this bot's
+                                        # own scale; raise it if the bot answers questions it should not
+  clarify_score: 0.50                   # from here up to min_score: ask "Did you mean ...?"
 
 small_talk:                             # the bot's own replies; no model call, never a hand-off
   greeting: Hello! I'm the {title} assistant. What can I help you with?
