@@ -87,7 +87,7 @@ _PERSON_WORDS = re.compile(
     r"|^(?:yes|yeah|yep)(?:\s+please)?[.!]*$|^(?:neither|none|none of (?:them|those|these))[.!]*$"
 )
 _WORD = re.compile(r"[a-z0-9]+")
-_YES = re.compile(r"^(?:yes|yeah|yep|yup|correct|right|exactly|that'?s (?:it|right))(?:,? please)?[.!]*$")
+_YES = re.compile(r"^(?:yes|yeah|yep|yup|sure|ok|okay|correct|right|exactly|that'?s (?:it|right))(?:,? please)?[.!]*$")
 _FILLER = frozenset(
     [
         "the",

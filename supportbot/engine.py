@@ -120,12 +120,13 @@ class Engine:
         # What the rules judged is what retrieval and the model read (SECURITY.md, g15).
         text = textnorm.clean(text)
         split = split_small_talk(text) if self.bot.config.small_talk.enabled else Split(None, text)
-        if split.small_talk is not None:
-            return self._record(conversation, text, self._small_talk(conversation, split.small_talk, started))
         if conversation.clarifying:
-            pick = read_pick(split.question, conversation.clarifying, option)
+            # Before small talk: "sure" or "ok" to "Did you mean ...? Say yes" picks the option.
+            pick = read_pick(split.question or text, conversation.clarifying, option)
             if pick is not None:
                 return self._record(conversation, text, self._picked(conversation, pick, started))
+        if split.small_talk is not None:
+            return self._record(conversation, text, self._small_talk(conversation, split.small_talk, started))
         return await self._answer(conversation, facts, text, split.question, on_reply_delta, started)
 
     async def _answer(

@@ -111,6 +111,9 @@ _PHRASES: dict[SmallTalk, tuple[str, ...]] = {
         "im done",
     ),
     SmallTalk.ACKNOWLEDGEMENT: (
+        "yes",
+        "yes please",
+        "yeah",
         "ok",
         "okay",
         "k",

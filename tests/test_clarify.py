@@ -86,6 +86,19 @@ async def test_an_unsure_question_is_clarified_and_the_pick_answered_without_a_m
     assert answered.reply == bot.snippets_by_id["shipping-times"].answer.strip() and provider.requests == []
 
 
+@pytest.mark.parametrize("reply", ["sure", "ok", "yes please", "yep!"])
+async def test_a_yes_to_a_one_option_clarification_picks_it_even_when_it_reads_as_small_talk(write, reply):
+    bot = clarifying_bot(write)
+    engine = Engine(bot, ScriptedProvider([]))
+    conversation = Conversation(bot.id)
+    asked = await engine.turn(conversation, "delivery")
+    assert [o.id for o in asked.options] == ["shipping-times"]
+    answered = await engine.turn(conversation, reply)
+    assert (answered.action, answered.citations, answered.small_talk) == ("answer", ["shipping-times"], None)
+    # With nothing asked, the same words are small talk, never a hand-off.
+    assert (await engine.turn(Conversation(bot.id), reply)).small_talk == "acknowledgement"
+
+
 async def test_a_second_unsure_turn_or_asking_for_a_person_hands_off(write):
     bot = clarifying_bot(write)
     engine = Engine(bot, ScriptedProvider([]))
