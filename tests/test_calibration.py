@@ -30,11 +30,11 @@ def test_a_snippet_its_customers_match_loosely_is_judged_by_a_looser_standard():
 
 
 def test_a_bot_is_judged_on_its_own_scale_however_alike_its_questions_are_worded():
-    # One author's questions match each other at 0.4, another's at 0.7 (more questions, or
+    # One author's questions match each other at 0.45, another's at 0.6 (more questions, or
     # worded more alike): a message matching as closely as each bot's own questions
     # typically do has the same evidence in both, the default min_score.
     owner = np.array([0, 0, 1, 1])
-    for typical in (0.4, 0.7):
+    for typical in (0.45, 0.6):
         left_out = rows([typical, 0.1], [typical, 0.1], [0.1, typical], [0.1, typical])
         calibration = calibrate(left_out, owner, np.zeros((4, 2)), minimum=0.55)
         assert calibration.evidence(np.array([typical, 0.1]), np.zeros(2))[0] == pytest.approx(0.55)
@@ -89,3 +89,13 @@ def test_one_messages_arithmetic_runs_on_one_blas_thread():
     with one_thread():
         inside = {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
     assert inside <= {1}
+
+
+def test_a_bot_of_near_copies_is_held_at_most_a_little_stricter_and_a_loose_one_a_little_looser():
+    # Questions matching each other at 0.95 are copies of the author's words, not what a
+    # customer writes; at 0.2 they say little about customers either.
+    owner = np.array([0, 0, 1, 1])
+    for typical, most in ((0.95, 0.55 - 0.06), (0.2, 0.55 + 0.15)):
+        left_out = rows([typical, 0.1], [typical, 0.1], [0.1, typical], [0.1, typical])
+        calibration = calibrate(left_out, owner, np.zeros((4, 2)), minimum=0.55)
+        assert calibration.evidence(np.array([0.55, 0.1]), np.zeros(2))[0] == pytest.approx(most)

@@ -281,3 +281,54 @@ def test_a_bot_that_names_no_engine_gets_the_semantic_one_and_each_engine_its_ow
     assert lexical.offline.min_score == 0.45
     chosen = {**bare, "knowledge": {"engine": "lexical"}, "offline": {"min_score": 0.3, "clarify_score": 0.2}}
     assert BotConfig.model_validate(chosen).offline.min_score == 0.3
+
+
+COPIED_QUESTIONS_BOT = """\
+version: 1
+id: copies
+name: Copies
+model: {provider: offline}
+system_prompt: You are the assistant of a shop.
+knowledge:
+  engine: semantic
+  snippets:
+    - id: opening-hours
+      title: Opening hours
+      questions: [When are you open?, "When are you open, please?", Can you tell me when you are open?]
+      answer: We are open Monday to Saturday, 9:00 to 17:00.
+    - id: delivery
+      title: Delivery times
+      questions: [How long does delivery take?, "How long does delivery take, please?", Can you tell me how long delivery takes?]
+      answer: Delivery takes 2 to 4 working days.
+    - id: returns
+      title: Returns
+      questions: [How do I return an item?, "How do I return an item, please?", Can you tell me how to return an item?]
+      answer: Send it back within 30 days with the returns label from your order email.
+escalation:
+  rules: []
+  handoff_message: A person will take over.
+"""
+
+
+@needs_model
+def test_a_bot_whose_example_questions_are_near_copies_still_answers_its_customers_own_words(write):
+    # The bot is judged on its own scale, learnt from its questions matched with each other;
+    # near copies match at 0.9 and more, which no customer's own wording does.
+    import asyncio
+
+    from supportbot import Conversation, Engine
+
+    bot = load_bot(write("bots/copies.yaml", COPIED_QUESTIONS_BOT), env={})
+
+    async def ask(text: str):
+        async with Engine.for_bot(bot, {}) as engine:
+            return await engine.turn(Conversation(bot.id), text)
+
+    for text, snippet in [
+        ("what time do you open on saturday?", "opening-hours"),
+        ("are you open on sundays", "opening-hours"),
+        ("how long will shipping take", "delivery"),
+        ("how can i return something", "returns"),
+    ]:
+        decision = asyncio.run(ask(text))
+        assert (decision.action, decision.citations) == ("answer", [snippet]), (text, decision.handoff)

@@ -21,7 +21,11 @@ and this tells, per snippet and per bot:
   hand-off examples). On the bot's own scale they stay between 4.0% and 5.4% (4.7% to 8.0%),
   id-oos handed off between 0.85 and 0.90 with the 0.05 clarification band, and the example
   bots need no threshold of their own. The price: at 10 questions per snippet the bot asks
-  more and resolves fewer queries (0.72 against 0.82), at 3 it answers more, wrongly too;
+  more and resolves fewer queries (0.72 against 0.82), at 3 it answers more, wrongly too.
+  The move is kept between 0.06 stricter and 0.15 looser, the range of the bots above
+  (-0.06 at 10 questions per intent to +0.13): a bot whose author wrote "When are you
+  open?" three ways, near copies matching each other at 0.91, would otherwise be held to
+  their closeness and hand off every customer who words it differently;
 - how closely they typically match its answer text (the message's cosine with the
   passage, title and answer): a message that reads like the answer more than usual is
   surer, one that reads less like it is less sure;
@@ -57,6 +61,7 @@ _SPREAD = 1.0
 #: Where the bot's typical left-out score is put: its own questions then match at the
 #: default `min_score`, however closely the author worded them alike (see `calibrate`).
 _TYPICAL = 0.55
+_STRICTER, _LOOSER = 0.06, 0.15  # how far at most (see `calibrate`)
 _PRIOR = 2
 #: How much a message reading more (or less) like the answer than usual counts.
 _PASSAGE = 0.3
@@ -122,7 +127,8 @@ def calibrate(
     # A mean of few questions is a rough estimate: pulled towards the bot's centre, the
     # more so the fewer questions it has (two count as much as the centre).
     weight = counts / (counts + _PRIOR)
-    shift = np.where(known, -_SPREAD * weight * (typical - centre), 0.0) + (_TYPICAL - centre)
+    scale = min(max(_TYPICAL - centre, -_STRICTER), _LOOSER)
+    shift = np.where(known, -_SPREAD * weight * (typical - centre), 0.0) + scale
     typical_passage = np.where(counts > 0, typical_passage, float(typical_passage[counts > 0].mean()))
     calibration = Calibration(shift, typical_passage, 0.0)
     lead = _lead(left_out, owner, calibration.evidence(left_out, passages), minimum)
