@@ -127,8 +127,8 @@ def calibrate(
     # A mean of few questions is a rough estimate: pulled towards the bot's centre, the
     # more so the fewer questions it has (two count as much as the centre).
     weight = counts / (counts + _PRIOR)
-    scale = min(max(_TYPICAL - centre, -_STRICTER), _LOOSER)
-    shift = np.where(known, -_SPREAD * weight * (typical - centre), 0.0) + scale
+    to_own_scale = min(max(_TYPICAL - centre, -_STRICTER), _LOOSER)
+    shift = np.where(known, -_SPREAD * weight * (typical - centre), 0.0) + to_own_scale
     typical_passage = np.where(counts > 0, typical_passage, float(typical_passage[counts > 0].mean()))
     calibration = Calibration(shift, typical_passage, 0.0)
     lead = _lead(left_out, owner, calibration.evidence(left_out, passages), minimum)
