@@ -41,6 +41,11 @@ class Conversation:
     def history(self) -> list[HistoryTurn]:
         return self.past + [t.history for t in self.turns]
 
+    def last_reply(self) -> str | None:
+        """What the bot said last, if anything."""
+        replies = [m["content"] for turn in self.history() for m in turn.messages if m["role"] == "assistant"]
+        return replies[-1] if replies else None
+
     def recent_user_texts(self, n: int) -> list[str]:
         if n <= 0:
             return []

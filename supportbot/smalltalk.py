@@ -18,7 +18,7 @@ from enum import StrEnum
 
 from . import textnorm
 
-__all__ = ["SmallTalk", "Split", "split_small_talk"]
+__all__ = ["SmallTalk", "Split", "declines", "split_small_talk"]
 
 
 class SmallTalk(StrEnum):
@@ -226,3 +226,18 @@ def _kind(folded: str) -> SmallTalk:
             return kind
     found = [kind for kind in _ORDER if re.search(rf"(?<!\w)(?:{_ALL[kind]})(?!\w)", folded, _I)]
     return found[0] if found else SmallTalk.ACKNOWLEDGEMENT
+
+
+# "No" on its own is no small talk: after an answer it may mean "that's not it". After the
+# bot's own "Is there anything else I can help with?" it is a goodbye (the engine asks this
+# only then).
+_NO = r"(?<!\w)(?:no|nope|nah|nothing|no more|not now|not really|that'?s it)(?!\w)"
+_DECLINE = re.compile(
+    rf"^{_SEPARATORS}(?:{_NO}{_SEPARATORS})+(?:(?:{_ALL[SmallTalk.THANKS]}|{_ALL[SmallTalk.GOODBYE]}){_SEPARATORS})*$",
+    _I,
+)
+
+
+def declines(text: str) -> bool:
+    """Whether `text` says no to "anything else?" ("no", "nope", "no that's it, thanks")."""
+    return bool(_DECLINE.match(textnorm.clean(text).replace("’", "'")))

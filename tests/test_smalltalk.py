@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from supportbot import Conversation, Engine
+from supportbot.prompt import HistoryTurn
 from supportbot.smalltalk import SmallTalk, split_small_talk
 from supportbot.testing import ScriptedProvider
 
@@ -82,3 +83,20 @@ async def test_the_bot_file_overrides_the_replies(write):
     bot = load_bot(path, env={})
     decision = await Engine(bot, ScriptedProvider([])).turn(Conversation(bot.id), "hello")
     assert decision.reply == "Howdy! Ask me about your order."
+
+
+async def test_no_to_anything_else_is_a_goodbye_and_no_after_an_answer_is_not_small_talk(bot):
+    engine = Engine(bot, ScriptedProvider([]))
+    conversation = Conversation(bot.id)
+    await engine.turn(conversation, "thanks!")  # "... Is there anything else I can help with?"
+    for text in ("no", "nope, that's all thanks", "No."):
+        decision = await engine.turn(conversation, text)
+        assert (decision.action, decision.small_talk) == ("answer", "goodbye"), text
+        await engine.turn(conversation, "thanks!")
+    assert conversation.state == "bot_active"
+    # Without that question, "no" may mean "that's not it": it is not taken for small talk.
+    assert (await engine.turn(Conversation(bot.id), "no")).small_talk is None
+    # A conversation read back from the store knows what the bot said last, too.
+    said = ({"role": "user", "content": "ok"}, {"role": "assistant", "content": bot.config.small_talk.acknowledgement})
+    stored = Conversation(bot.id, past=[HistoryTurn(said, 0)])
+    assert (await engine.turn(stored, "nope")).small_talk == "goodbye"
