@@ -43,14 +43,14 @@ class Conversation:
 
     def last_reply(self) -> str | None:
         """What the bot said last, if anything."""
-        replies = [m["content"] for turn in self.history() for m in turn.messages if m["role"] == "assistant"]
+        replies = self._said("assistant")
         return replies[-1] if replies else None
 
     def recent_user_texts(self, n: int) -> list[str]:
-        if n <= 0:
-            return []
-        texts = [m["content"] for turn in self.history() for m in turn.messages if m["role"] == "user"]
-        return texts[-n:]
+        return self._said("user")[-n:] if n > 0 else []
+
+    def _said(self, role: str) -> list[str]:
+        return [m["content"] for turn in self.history() for m in turn.messages if m["role"] == role]
 
     def record(self, turn: TurnRecord, *, unsure: bool) -> None:
         """Add a finished turn and move the state the decision implies. Small talk is

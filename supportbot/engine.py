@@ -39,7 +39,7 @@ from .providers.registry import create_provider
 from .reply import MAX_REPLY_CHARS, ModelReply, parse_reply, strict_reply_schema
 from .response_cache import ResponseCache, cache_key, content_hash
 from .retrieval import Candidate, retriever_for
-from .smalltalk import SmallTalk, Split, declines, split_small_talk
+from .smalltalk import SmallTalk, Split, declines, offered_more, split_small_talk
 from .streaming import ReplyStream
 from .tokens import TokenCounter, encoding_for, token_counter
 
@@ -119,13 +119,14 @@ class Engine:
             return self._record(conversation, text, self._handoff(conversation, handoff, started), withhold=withhold)
         # What the rules judged is what retrieval and the model read (SECURITY.md, g15).
         text = textnorm.clean(text)
-        split = split_small_talk(text) if self.bot.config.small_talk.enabled else Split(None, text)
+        smalltalk = self.bot.config.small_talk
+        split = split_small_talk(text) if smalltalk.enabled else Split(None, text)
         if conversation.clarifying:
             # Before small talk: "sure" or "ok" to "Did you mean ...? Say yes" picks the option.
             pick = read_pick(split.question or text, conversation.clarifying, option)
             if pick is not None:
                 return self._record(conversation, text, self._picked(conversation, pick, started))
-        if split.small_talk is None and declines(text) and self._offered_more(conversation):
+        if split.small_talk is None and declines(text) and offered_more(conversation.last_reply(), smalltalk):
             split = Split(SmallTalk.GOODBYE, "")
         if split.small_talk is not None:
             return self._record(conversation, text, self._small_talk(conversation, split.small_talk, started))
@@ -191,14 +192,6 @@ class Engine:
             conversation_id=conversation.id, action="answer", reply=reply, small_talk=kind.value,
             latency_ms=_ms_since(started),
         )  # fmt: skip
-
-    def _offered_more(self, conversation: Conversation) -> bool:
-        """Whether the bot's last words were a small-talk reply asking what else it can do."""
-        asks = self.bot.config.small_talk
-        # Compared as stored: a conversation read back from the store holds cleaned text.
-        offers = {textnorm.clean(r.strip()) for r in (asks.greeting, asks.thanks, asks.acknowledgement) if "?" in r}
-        last = conversation.last_reply()
-        return last is not None and textnorm.clean(last) in offers
 
     def _picked(self, conversation: Conversation, pick: Option | str, started: float) -> Decision:
         """The answer of the option the customer picked, or a person if they asked."""

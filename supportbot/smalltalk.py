@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from . import textnorm
+from .config import SmallTalkSettings
 
-__all__ = ["SmallTalk", "Split", "declines", "split_small_talk"]
+__all__ = ["SmallTalk", "Split", "declines", "offered_more", "split_small_talk"]
 
 
 class SmallTalk(StrEnum):
@@ -205,7 +206,7 @@ class Split:
 def split_small_talk(text: str) -> Split:
     """What kind of small talk `text` is, if it is only that; else the question it asks,
     with a leading greeting and trailing thanks taken off."""
-    cleaned = textnorm.clean(text).replace("’", "'").strip()
+    cleaned = _folded(text)
     symbols = [kind for symbol, kind in _SYMBOLS.items() if symbol in cleaned]
     for symbol in _SYMBOLS:
         cleaned = cleaned.replace(symbol, " ")
@@ -240,4 +241,17 @@ _DECLINE = re.compile(
 
 def declines(text: str) -> bool:
     """Whether `text` says no to "anything else?" ("no", "nope", "no that's it, thanks")."""
-    return bool(_DECLINE.match(textnorm.clean(text).replace("’", "'")))
+    return bool(_DECLINE.match(_folded(text)))
+
+
+def offered_more(last_reply: str | None, replies: SmallTalkSettings) -> bool:
+    """Whether the bot's last words were one of its small-talk replies that asks what else
+    it can do. Compared as stored: a conversation read back from the store holds cleaned text."""
+    offers = (replies.greeting, replies.thanks, replies.acknowledgement)
+    return last_reply is not None and textnorm.clean(last_reply) in {
+        textnorm.clean(r.strip()) for r in offers if "?" in r
+    }
+
+
+def _folded(text: str) -> str:
+    return textnorm.clean(text).replace("’", "'").strip()
