@@ -164,8 +164,7 @@ class Encoder:
             context = (scores @ v).transpose(0, 2, 1, 3).reshape(tokens, self.dimension)
             h = self._norm(h + _dense(context, out, out_bias), norm1)
             h = self._norm(h + _dense(_gelu(_dense(h, up, up_bias)), down, down_bias), norm2)
-        h = h.reshape(size, length, self.dimension)
-        pooled = (h * mask[:, :, None]).sum(1) / mask.sum(1, keepdims=True)
+        pooled = (h.reshape(size, length, self.dimension) * mask[:, :, None]).sum(1) / mask.sum(1, keepdims=True)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         vectors: NDArray[np.float32] = (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
         return vectors
