@@ -67,6 +67,67 @@ def test_markdown_snippet_takes_its_body_as_the_answer(write):
     assert snippet.title == "Opening hours" and snippet.answer == "Monday to Friday, 9 to 5."
 
 
+def test_a_hard_wrapped_markdown_answer_reaches_the_customer_in_whole_sentences(write):
+    # The web chat keeps line breaks: a soft wrap in the file must not split a sentence.
+    write(
+        "knowledge/x/brewing.md",
+        """\
+        ---
+        title: How much coffee to use
+        questions: [How much coffee should I use?]
+        ---
+        Start with 60 g of coffee per litre of water and water just off
+        the boil. Then:
+
+        - grind finer if it tastes
+          sour
+        - grind coarser if bitter
+        1. first step
+        ## Still stuck?
+        Write to us,{two_spaces}
+        we answer within a day.\\
+        Or call.
+        > quoted
+        | a | b |
+
+        ```
+        keep   this
+        as written
+        ```
+        """.replace("{two_spaces}", "  "),
+    )
+    bot_path = write(
+        "bots/b.yaml", MINIMAL_BOT.replace("  top_k: 2\n", "  top_k: 2\n  include: [../knowledge/x/*.md]\n")
+    )
+    assert load_bot(bot_path, env={}).snippets_by_id["brewing"].answer == (
+        "Start with 60 g of coffee per litre of water and water just off the boil. Then:\n"
+        "\n"
+        "- grind finer if it tastes sour\n"
+        "- grind coarser if bitter\n"
+        "1. first step\n"
+        "## Still stuck?\n"
+        "Write to us,\n"
+        "we answer within a day.\n"
+        "Or call.\n"
+        "> quoted\n"
+        "| a | b |\n"
+        "\n"
+        "```\n"
+        "keep   this\n"
+        "as written\n"
+        "```"
+    )
+
+
+def test_an_indented_code_block_in_a_markdown_answer_is_kept_as_written():
+    from supportbot.config.markdown import unwrap
+
+    assert unwrap("Run:\n\n    supportbot serve\n      --port 8000\n\nthen open\nthe page.") == (
+        "Run:\n\n    supportbot serve\n      --port 8000\n\nthen open the page."
+    )
+    assert unwrap("one\r\ntwo") == "one two"
+
+
 def test_loading_from_a_string_and_from_a_file_agree(bot_file):
     assert parse_bot(bot_file.read_text(), env={}).config == load_bot(bot_file, env={}).config
 

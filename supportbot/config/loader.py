@@ -17,6 +17,7 @@ from ..errors import ConfigError, Problem
 from ..gcpause import gc_paused
 from .format import BotConfig, KnowledgeFile, SnippetConfig, SnippetFrontMatter
 from .lint import lint_bot
+from .markdown import unwrap
 from .validation import validate_doc
 from .yamldoc import YamlDoc, parse_yaml
 
@@ -283,7 +284,7 @@ class _Snippets:
         if front is None or problems:
             return
         snippet = SnippetConfig(
-            id=front.id or file.stem, title=front.title, questions=front.questions, answer=body, tags=front.tags
+            id=front.id or file.stem, title=front.title, questions=front.questions, answer=unwrap(body), tags=front.tags
         )
         self.add(snippet, doc, ("id",) if front.id else ())
 
