@@ -16,7 +16,7 @@ what it covers than the question does: on faq_covid this took recall@4 from 0.87
 0.920. The best-matching snippet always comes first, as the offline engine answers with it
 and the hand-off thresholds are set on its match.
 
-Speed: the transformer costs about 9 ms per message. Each message is first scored with
+Speed: the transformer costs about 7 ms per message. Each message is first scored with
 token vectors fitted to it (token_vectors.py, 0.1 ms); when one class then leads the
 runner-up by a clear margin, that is the answer, and only the other messages (about a
 fifth of real banking queries) go through the transformer. Measured on banking77, the
