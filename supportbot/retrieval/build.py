@@ -70,4 +70,5 @@ def _semantic(bot: Bot, env: Mapping[str, str]) -> Retriever:
         cached(encoder.encode, folder / f"vectors-{encoder.fingerprint}-{owner}.npz"),
         fit_fast,
         bot.config.offline.min_score,
+        encoder.knows,
     )

@@ -114,6 +114,8 @@ class Encoder:
         self.tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(_MAX_TOKENS)
+        # Whole words of the vocabulary (not "##" continuations): words the model knows as such.
+        self.vocabulary = frozenset(t for t in self.tokenizer.get_vocab() if not t.startswith("##"))
         self.words = w["embeddings.word_embeddings.weight"]
         self.positions = w["embeddings.position_embeddings.weight"]
         self.token_type = w["embeddings.token_type_embeddings.weight"][0]
@@ -132,6 +134,10 @@ class Encoder:
             rows = order[start : start + batch]
             out[rows] = self._forward([ids[i] for i in rows])
         return out
+
+    def knows(self, word: str) -> bool:
+        """Whether `word` (lower case) is one whole token of the model's vocabulary."""
+        return word in self.vocabulary
 
     def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
         """Each text's WordPiece ids without [CLS] and [SEP], for the token-vector stand-in."""

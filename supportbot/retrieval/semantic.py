@@ -37,6 +37,7 @@ from .base import Candidate
 from .blas import one_thread
 from .calibration import Calibration, calibrate, leads, uncalibrated
 from .ngrams import NgramIndex
+from .spelling import Respeller
 
 if TYPE_CHECKING:
     import numpy as np
@@ -124,11 +125,14 @@ class SemanticIndex:
         embed_probes: Encode | None = None,
         fit_fast: FitFast | None = None,
         min_score: float = 0.55,
+        known: Callable[[str], bool] | None = None,
     ) -> None:
         """`encode` embeds messages; `embed_probes` (default: `encode`) the snippets'
         probes, typically through a cache, since a large bot has thousands. With
         `fit_fast`, clear messages are scored without `encode` (see the module docstring).
-        `min_score` is the bot's: the calibration judges the answers it lets through."""
+        `min_score` is the bot's: the calibration judges the answers it lets through. With
+        `known` (whether the encoder knows a word whole), messages are matched with their
+        misspellings mended towards the bot's words (spelling.py)."""
         import numpy as np
 
         self.snippets = tuple(snippets)
@@ -151,6 +155,7 @@ class SemanticIndex:
         self._recent: OrderedDict[str, tuple[NDArray[np.float64], NDArray[np.float64]]] = OrderedDict()
         self._recent_size = max(2, min(_RECENT, _RECENT_FLOATS // (2 * self.handoff_class + 1)))
         self.ngrams = NgramIndex(self.texts)
+        self.respeller = Respeller([*self.texts, *passages], known) if known is not None else None
         self.fast: Encode | None = None
         if fit_fast is not None and len(self.texts) >= _FAST_FROM:
             self.fast, self.fast_vectors = fit_fast(self.texts, self.vectors)
@@ -200,7 +205,7 @@ class SemanticIndex:
         scores, passages = np.zeros(self.handoff_class + 1), np.zeros(self.handoff_class)
         if self.texts:
             with one_thread():
-                scores, passages = self._score(text)
+                scores, passages = self._score(self.respeller.respell(text) if self.respeller else text)
         self._recent[text] = scores, passages
         if len(self._recent) > self._recent_size:
             self._recent.popitem(last=False)

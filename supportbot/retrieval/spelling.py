@@ -1,0 +1,74 @@
+"""Customers' misspellings, mended towards the bot's own words before matching. Pure.
+
+"i need to cancle my subscripton" matched the bean-there bot's cancellation snippet at 0.31,
+spelled right at 0.84: the encoder's WordPiece tokenizer cuts an unknown word into pieces
+("can", "##cle"), and the sentence vector drifts with them. So a message word that is neither
+one of the bot's words (its titles, example questions and answers) nor a whole word of the
+encoder's vocabulary is replaced by the bot's word within one edit of it (a letter left out,
+added, changed, or two neighbours swapped), the most frequent in the bot's text where several
+are; where two tie, the word is left alone. A word the encoder knows whole is never changed: "bag" is not a
+typo of "bay". Words under four letters are left alone too. Only matching sees the mended
+text; the model and the transcript keep the customer's own.
+
+Candidates are found by deletions (SymSpell, Garbe 2012): every word of the bot is filed under
+itself and each form with one letter deleted; a message word looks up the same forms of its
+own, and each candidate's distance is then checked (a letter changed in both, "cancle" and
+"cancel" losing their "l", shares a form without being one edit apart).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable
+
+__all__ = ["Respeller"]
+
+_WORD = re.compile(r"[a-z]+")
+_SHORTEST = 4  # shorter words have too many neighbours one edit away to guess between
+
+
+class Respeller:
+    """Mends a message's misspellings towards the words of `texts` (see the module docstring)."""
+
+    def __init__(self, texts: Iterable[str], known: Callable[[str], bool]) -> None:
+        self.frequency = Counter(word for text in texts for word in _WORD.findall(text.lower()))
+        self.known = known
+        self.forms: dict[str, set[str]] = {}
+        for word in self.frequency:
+            if len(word) >= _SHORTEST:
+                for form in _deletions(word):
+                    self.forms.setdefault(form, set()).add(word)
+
+    def respell(self, text: str) -> str:
+        """`text`, lower-cased, with each misspelt word replaced by the bot's word for it."""
+        return _WORD.sub(lambda match: self.word(match.group()), text.lower())
+
+    def word(self, word: str) -> str:
+        if len(word) < _SHORTEST or word in self.frequency or self.known(word):
+            return word
+        candidates = {c for form in _deletions(word) for c in self.forms.get(form, ())}
+        close = sorted((c for c in candidates if _distance(word, c) == 1), key=lambda c: -self.frequency[c])
+        if not close or (len(close) > 1 and self.frequency[close[0]] == self.frequency[close[1]]):
+            return word
+        return close[0]
+
+
+def _deletions(word: str) -> set[str]:
+    """The word and every form of it with one letter deleted."""
+    return {word, *(word[:i] + word[i + 1 :] for i in range(len(word)))}
+
+
+def _distance(a: str, b: str) -> int:
+    """Damerau-Levenshtein distance (optimal string alignment): insertions, deletions,
+    substitutions and swaps of neighbouring letters each count one."""
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        current = [i] + [0] * len(b)
+        for j, y in enumerate(b, 1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y))
+            if i > 1 and j > 1 and x == b[j - 2] and a[i - 2] == y:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        previous2, previous = previous, current
+    return previous[-1]
