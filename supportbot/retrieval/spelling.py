@@ -4,16 +4,16 @@
 spelled right at 0.84: the encoder's WordPiece tokenizer cuts an unknown word into pieces
 ("can", "##cle"), and the sentence vector drifts with them. So a message word that is neither
 one of the bot's words (its titles, example questions and answers) nor a whole word of the
-encoder's vocabulary is replaced by the bot's word within one edit of it (a letter left out,
-added, changed, or two neighbours swapped), the most frequent in the bot's text where several
-are; where two tie, the word is left alone. A word the encoder knows whole is never changed: "bag" is not a
-typo of "bay". Words under four letters are left alone too. Only matching sees the mended
-text; the model and the transcript keep the customer's own.
+encoder's vocabulary is replaced by the bot's word one edit away (a letter left out, added or
+changed, or two neighbours swapped), the most frequent in the bot's text where several are;
+where two tie, the word is left alone. A word the encoder knows whole is never changed: "bag"
+is not a typo of "bay". Words under four letters are left alone too. Only matching sees the
+mended text; the model and the transcript keep the customer's own.
 
 Candidates are found by deletions (SymSpell, Garbe 2012): every word of the bot is filed under
 itself and each form with one letter deleted; a message word looks up the same forms of its
-own, and each candidate's distance is then checked (a letter changed in both, "cancle" and
-"cancel" losing their "l", shares a form without being one edit apart).
+own, and each candidate's distance is then checked ("bread" and "beard" share "bead" but are
+two edits apart).
 """
 
 from __future__ import annotations
