@@ -127,12 +127,11 @@ class SemanticIndex:
         min_score: float = 0.55,
         known: Callable[[str], bool] | None = None,
     ) -> None:
-        """`encode` embeds messages; `embed_probes` (default: `encode`) the snippets'
-        probes, typically through a cache, since a large bot has thousands. With
-        `fit_fast`, clear messages are scored without `encode` (see the module docstring).
-        `min_score` is the bot's: the calibration judges the answers it lets through. With
-        `known` (whether the encoder knows a word whole), messages are matched with their
-        misspellings mended towards the bot's words (spelling.py)."""
+        """`encode` embeds messages; `embed_probes` (default: `encode`) the snippets' probes,
+        typically through a cache, since a large bot has thousands. With `fit_fast`, clear
+        messages are scored without `encode` (see the module docstring). `min_score` is the
+        bot's: the calibration judges the answers it lets through. With `known` (does the
+        encoder know a word whole?), misspellings are mended towards the bot's words."""
         import numpy as np
 
         self.snippets = tuple(snippets)
@@ -149,18 +148,21 @@ class SemanticIndex:
             (embed_probes or encode)([*self.texts, *passages]) if self.texts else np.zeros((0, 1), dtype=np.float32)
         )
         self.vectors, self.passage_vectors = vectors[: len(self.texts)], vectors[len(self.texts) :]
-        # Recent messages' scores: a turn's search and its hand-off check ask for the same
-        # message, and the next turns ask again for it as history. Bounded in bytes, since a
-        # row is two floats per snippet.
+        # Recent messages' scores: a turn's search and hand-off check ask for the same message,
+        # and the next turns for it as history. Bounded in bytes: a row is two floats a snippet.
         self._recent: OrderedDict[str, tuple[NDArray[np.float64], NDArray[np.float64]]] = OrderedDict()
         self._recent_size = max(2, min(_RECENT, _RECENT_FLOATS // (2 * self.handoff_class + 1)))
         self.ngrams = NgramIndex(self.texts)
         self.respeller = Respeller([*self.texts, *passages], known) if known is not None else None
-        self.fast: Encode | None = None
-        if fit_fast is not None and len(self.texts) >= _FAST_FROM:
-            self.fast, self.fast_vectors = fit_fast(self.texts, self.vectors)
-            self.fast_passages = self.fast(passages)
+        wanted = fit_fast if len(self.texts) >= _FAST_FROM else None
+        self.fast = self._fit_fast(wanted, passages) if wanted else None
         self.calibration = self._calibrate(min_score)
+
+    def _fit_fast(self, fit_fast: FitFast, passages: Sequence[str]) -> Encode:
+        """The token-vector stand-in for the encoder, and the probes and passages in its terms."""
+        fast, self.fast_vectors = fit_fast(self.texts, self.vectors)
+        self.fast_passages = fast(passages)
+        return fast
 
     def _calibrate(self, min_score: float) -> Calibration:
         """Each snippet's example questions (up to a dozen, and 3,000 in all), matched with
