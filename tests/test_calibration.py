@@ -59,10 +59,13 @@ def test_a_bot_whose_best_match_is_often_wrong_needs_a_clear_lead_and_one_that_i
     assert calibrate(wrong, owner, np.zeros((40, 2)), minimum=0.5).lead in LEADS
 
 
-def test_one_question_per_snippet_teaches_nothing_so_nothing_is_shifted():
+def test_one_question_per_snippet_teaches_nothing_so_nothing_is_shifted_and_a_small_lead_is_not_trusted():
     calibration = calibrate(rows([0.9, 0.1], [0.1, 0.2]), np.array([0, 1]), np.zeros((2, 2)), minimum=0.5)
-    assert not calibration.shift.any() and calibration.lead == 0.0
+    assert not calibration.shift.any() and calibration.lead == LEADS[-1]
+    assert calibrate(np.zeros((0, 3)), np.zeros(0, dtype=np.int64), np.zeros((0, 3)), minimum=0.5).lead == LEADS[-1]
     assert uncalibrated(3).evidence(np.array([0.1, 0.2, 0.3]), np.ones(3)).tolist() == [0.1, 0.2, 0.3]
+    # A bot with questions enough on its own (over 20 a snippet) needs no lead at all.
+    assert uncalibrated(3).lead == 0.0
 
 
 def test_the_lead_is_what_the_best_match_has_over_every_other_snippet():

@@ -335,3 +335,39 @@ def test_a_bot_whose_example_questions_are_near_copies_still_answers_its_custome
     ]:
         decision = asyncio.run(ask(text))
         assert (decision.action, decision.citations) == ("answer", [snippet]), (text, decision.handoff)
+
+
+@needs_model
+def test_a_faq_with_one_question_per_entry_asks_between_close_entries_instead_of_guessing(write):
+    import asyncio
+
+    from supportbot import Conversation, Engine
+
+    # A FAQ page turned into snippets: each question is its title and its only example, so the
+    # bot has nothing to leave out and learn from, and a small lead is not trusted.
+    faq = "".join(
+        f"    - id: {sid}\n      title: {q}\n      questions: [{q}]\n      answer: {a}\n"
+        for sid, q, a in (
+            ("cancel-order", "How do I cancel my order?", "Cancel it under Orders before it ships."),
+            ("cancel-subscription", "How do I cancel my subscription?", "Cancel it under Subscription."),
+            ("opening-hours", "When are you open?", "Monday to Friday, 9 to 5."),
+        )
+    )
+    text = (
+        SEMANTIC_BOT.split("  snippets:\n")[0]
+        + "  snippets:\n"
+        + faq
+        + "escalation:"
+        + SEMANTIC_BOT.split("escalation:")[1]
+    )
+    bot = load_bot(write("bots/b.yaml", text), env={})
+
+    async def ask(message: str):
+        async with Engine.for_bot(bot, {}, provider="offline") as engine:
+            return await engine.turn(Conversation(bot.id), message)
+
+    unsure = asyncio.run(ask("i want to cancel"))
+    assert unsure.action == "clarify", unsure
+    assert {o.id for o in unsure.options} >= {"cancel-order", "cancel-subscription"}
+    clear = asyncio.run(ask("what time do you open on monday?"))
+    assert clear.action == "answer" and clear.citations == ["opening-hours"]
