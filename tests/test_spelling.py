@@ -34,6 +34,8 @@ def test_words_the_encoder_knows_whole_short_words_and_ties_are_left_alone():
     assert mend.respell("my bag") == "my bag"  # "bag" is an English word, not a typo of "bay"
     assert mend.respell("bya") == "bya"  # under four letters: too many neighbours to guess between
     assert mend.respell("carx") == "carx"  # "card" and "cart" are equally close and equally common
+    # Over thirty letters is no word: a long run of letters costs nothing and stays as it is.
+    assert respeller("a" * 30).respell("a" * 31) == "a" * 31
 
 
 def test_the_most_frequent_of_equally_close_words_wins():

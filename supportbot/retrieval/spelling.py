@@ -7,7 +7,7 @@ one of the bot's words (its titles, example questions and answers) nor a whole w
 encoder's vocabulary is replaced by the bot's word one edit away (a letter left out, added or
 changed, or two neighbours swapped), the most frequent in the bot's text where several are;
 where two tie, the word is left alone. A word the encoder knows whole is never changed: "bag"
-is not a typo of "bay". Words under four letters are left alone too. Only matching sees the
+is not a typo of "bay". Words under four letters or over thirty are left alone too. Only matching sees the
 mended text; the model and the transcript keep the customer's own.
 
 Candidates are found by deletions (SymSpell, Garbe 2012): every word of the bot is filed under
@@ -26,6 +26,9 @@ __all__ = ["Respeller"]
 
 _WORD = re.compile(r"[a-z]+")
 _SHORTEST = 4  # shorter words have too many neighbours one edit away to guess between
+# Longer runs of letters are no misspelt word, and a word's deletions cost its length squared:
+# a 100,000-letter message must not cost seconds.
+_LONGEST = 30
 
 
 class Respeller:
@@ -45,7 +48,7 @@ class Respeller:
         return _WORD.sub(lambda match: self.word(match.group()), text.lower())
 
     def word(self, word: str) -> str:
-        if len(word) < _SHORTEST or word in self.frequency or self.known(word):
+        if not _SHORTEST <= len(word) <= _LONGEST or word in self.frequency or self.known(word):
             return word
         candidates = {c for form in _deletions(word) for c in self.forms.get(form, ())}
         close = sorted((c for c in candidates if _distance(word, c) == 1), key=lambda c: -self.frequency[c])
