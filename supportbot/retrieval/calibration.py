@@ -54,7 +54,7 @@ if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
 
-__all__ = ["LEADS", "Calibration", "calibrate", "leads", "uncalibrated", "unknown"]
+__all__ = ["LEADS", "Calibration", "calibrate", "cautious", "leads", "uncalibrated"]
 
 #: How much of a snippet's distance from the bot's typical score is made up.
 _SPREAD = 1.0
@@ -97,7 +97,7 @@ def uncalibrated(snippets: int) -> Calibration:
     return Calibration(np.zeros(snippets), np.zeros(snippets), 0.0, passage_weight=0.0)
 
 
-def unknown(snippets: int) -> Calibration:
+def cautious(snippets: int) -> Calibration:
     """No shift, and the largest lead in LEADS: for a bot with too few example questions to
     learn from, typically one per snippet that its title repeats (a FAQ page turned into
     snippets). Nothing tells how far its best snippet must lead to be right, so it asks
@@ -126,7 +126,7 @@ def calibrate(
 
     snippets = left_out.shape[1]
     if len(owner) == 0:
-        return unknown(snippets)
+        return cautious(snippets)
     rows = np.arange(len(owner))
     own = left_out[rows, owner]
     counts = np.bincount(owner, minlength=snippets)
@@ -135,7 +135,7 @@ def calibrate(
     typical = np.bincount(owner, own, minlength=snippets) / np.maximum(counts, 1)
     typical_passage = np.bincount(owner, passages[rows, owner], minlength=snippets) / np.maximum(counts, 1)
     if not known.any():
-        return unknown(snippets)
+        return cautious(snippets)
     centre = float(typical[known].mean())
     # A mean of few questions is a rough estimate: pulled towards the bot's centre, the
     # more so the fewer questions it has (two count as much as the centre).

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from ..config import SnippetConfig
 from .base import Candidate
 from .blas import one_thread
-from .calibration import Calibration, calibrate, leads, uncalibrated, unknown
+from .calibration import Calibration, calibrate, cautious, leads, uncalibrated
 from .ngrams import NgramIndex
 from .spelling import Respeller
 
@@ -173,7 +173,7 @@ class SemanticIndex:
         # Probes of the snippets, less a title each; hand-off examples do not count.
         questions = len(self.texts) - (self.counts[-1] if self.has_handoff_examples else 0) - len(self.snippets)
         if not questions:
-            return unknown(len(self.snippets))
+            return cautious(len(self.snippets))
         if questions > _CALIBRATED_UP_TO * len(self.snippets):
             return uncalibrated(len(self.snippets))
         each = max(2, min(_CALIBRATION_QUESTIONS, _CALIBRATION_ROWS // len(self.snippets)))

@@ -7,8 +7,8 @@ one of the bot's words (its titles, example questions and answers) nor a whole w
 encoder's vocabulary is replaced by the bot's word one edit away (a letter left out, added or
 changed, or two neighbours swapped), the most frequent in the bot's text where several are;
 where two tie, the word is left alone. A word the encoder knows whole is never changed: "bag"
-is not a typo of "bay". Words under four letters or over thirty are left alone too. Only matching sees the
-mended text; the model and the transcript keep the customer's own.
+is not a typo of "bay". Words under four letters or over thirty are left alone too. Only
+matching sees the mended text; the model and the transcript keep the customer's own.
 
 Candidates are found by deletions (SymSpell, Garbe 2012): every word of the bot is filed under
 itself and each form with one letter deleted; a message word looks up the same forms of its
