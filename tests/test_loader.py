@@ -345,6 +345,33 @@ def test_validate_warns_about_what_silently_breaks_matching(write):
     assert all(w.split(":")[1].isdigit() and w.split(":")[2].isdigit() for w in warnings)
 
 
+def test_validate_warns_when_no_snippet_gives_the_semantic_engine_questions_to_learn_from(write):
+    faq = """\
+        version: 1
+        id: faq
+        name: FAQ
+        system_prompt: Hi.
+        knowledge:
+          snippets:
+            - id: hours
+              title: When are you open?
+              questions: [When are you open?]
+              answer: Nine to five.
+            - id: returns
+              title: Returns
+              questions: [Can I return an item?]
+              answer: Within 30 days.
+        """
+    warnings = [str(w) for w in load_bot(write("bots/faq.yaml", faq), env={}).warnings]
+    assert any("no snippet has two example questions besides its title" in w for w in warnings), warnings
+    assert all(w.split(":")[1].isdigit() and w.split(":")[2].isdigit() for w in warnings)
+    # One snippet with questions to learn from is enough; the lexical engine does not calibrate.
+    fuller = faq.replace("[Can I return an item?]", "[Can I return an item?, How do returns work?]")
+    assert not any("besides its title" in str(w) for w in load_bot(write("bots/f2.yaml", fuller), env={}).warnings)
+    lexical = faq.replace("knowledge:\n", "knowledge:\n          engine: lexical\n")
+    assert not any("besides its title" in str(w) for w in load_bot(write("bots/f3.yaml", lexical), env={}).warnings)
+
+
 def test_validate_warns_when_a_model_on_this_machine_gets_a_cloud_models_time(write):
     bot = """\
         version: 1

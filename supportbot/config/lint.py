@@ -160,6 +160,11 @@ _STOP_WORDS_ONLY = (
     "snippet '{id}': the example question {question!r} has only common words, which the lexical engine "
     "ignores, so it can never match (reword it, or use knowledge.engine: semantic)"
 )
+_CANNOT_CALIBRATE = (
+    "no snippet has two example questions besides its title: the semantic engine cannot learn from the "
+    "bot's own questions how sure to be, so it asks the customer whenever its best snippet leads the next "
+    "by little (add three to five ways customers ask for each snippet)"
+)
 _NEAR_TWIN = (
     "snippet '{id}': the example question {question!r} is nearly the same as {twin!r} of snippet "
     "'{owner}'; the engine will confuse the two (make them differ, or merge the snippets)"
@@ -168,11 +173,14 @@ _NEAR_TWIN = (
 
 def snippet_warnings(snippets: Sequence[SnippetConfig], engine: str, origins: Mapping[str, str]) -> list[Problem]:
     """What silently breaks matching: a snippet without example questions, an example
-    question no engine can match (only stop words, under the lexical engine), and example
-    questions of two snippets so alike that the engine will confuse them."""
+    question no engine can match (only stop words, under the lexical engine), example
+    questions of two snippets so alike that the engine will confuse them, and (semantic
+    engine) a bot whose questions the calibration cannot learn from."""
     from ..retrieval.lexical import terms
 
     warnings = []
+    if engine == "semantic" and snippets and all(len({*s.questions} - {s.title}) < 2 for s in snippets):
+        warnings.append(_at(origins.get(snippets[0].id, ""))(_CANNOT_CALIBRATE))
     seen: dict[frozenset[str], tuple[str, str]] = {}  # terms -> (snippet id, question)
     # Comparing every pair costs time quadratic in the questions: a large bot (a generated
     # knowledge base) gets the exact check only, which is a lookup.
