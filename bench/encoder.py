@@ -18,6 +18,7 @@ import argparse
 import importlib.util
 import json
 import multiprocessing
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -57,11 +58,6 @@ def busy() -> None:
         pass
 
 
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=300)
@@ -98,9 +94,11 @@ def main() -> None:
             process.terminate()
     print(f"{len(texts)} messages, one BLAS thread, {args.load} busy processes beside")
     for name, spent in times.items():
-        print(f"{name}: p50 {percentile(spent, 0.5):.2f} ms, p95 {percentile(spent, 0.95):.2f} ms")
+        print(
+            f"{name}: p50 {statistics.median(spent) * 1000:.2f} ms, p95 {statistics.quantiles(spent, n=20)[-1] * 1000:.2f} ms"
+        )
     if args.against:
-        ratio = percentile(times[args.against], 0.5) / percentile(times["today"], 0.5)
+        ratio = statistics.median(times[args.against]) / statistics.median(times["today"])
         apart = max(1 - float(a @ b) for a, b in zip(vectors["today"], vectors[args.against], strict=True))
         print(f"p50 {args.against} / today: {ratio:.2f}; vectors at most {apart:.1e} apart (1 - cosine)")
 

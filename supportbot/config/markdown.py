@@ -15,10 +15,11 @@ import re
 __all__ = ["unwrap"]
 
 _FENCE = re.compile(r"^ {0,3}(```|~~~)")
-# A line that Markdown starts afresh: a list item, heading, quote or table row.
-_OWN_LINE = re.compile(r"^\s*(?:[-*+]\s|\d{1,9}[.)]\s|#{1,6}(?:\s|$)|>|\|)")
-# ...of which headings and table rows are whole on their line: the next line starts afresh too.
-_WHOLE_LINE = re.compile(r"^\s*(?:#{1,6}(?:\s|$)|\|)")
+# Headings and table rows are whole on their line: the next line starts afresh too.
+_WHOLE = r"#{1,6}(?:\s|$)|\|"
+_WHOLE_LINE = re.compile(rf"^\s*(?:{_WHOLE})")
+# A line that Markdown starts afresh: a list item, a quote, or one of those.
+_OWN_LINE = re.compile(rf"^\s*(?:[-*+]\s|\d{{1,9}}[.)]\s|>|{_WHOLE})")
 _CODE_INDENT = "    "
 
 

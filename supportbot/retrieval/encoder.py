@@ -114,8 +114,6 @@ class Encoder:
         self.tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(_MAX_TOKENS)
-        # Whole words of the vocabulary (not "##" continuations): words the model knows as such.
-        self.vocabulary = frozenset(t for t in self.tokenizer.get_vocab() if not t.startswith("##"))
         self.words = w["embeddings.word_embeddings.weight"]
         self.positions = w["embeddings.position_embeddings.weight"]
         self.token_type = w["embeddings.token_type_embeddings.weight"][0]
@@ -136,8 +134,9 @@ class Encoder:
         return out
 
     def knows(self, word: str) -> bool:
-        """Whether `word` (lower case) is one whole token of the model's vocabulary."""
-        return word in self.vocabulary
+        """Whether `word` (lower case) is one whole token of the model's vocabulary (not a
+        "##" continuation)."""
+        return not word.startswith("##") and self.tokenizer.token_to_id(word) is not None
 
     def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
         """Each text's WordPiece ids without [CLS] and [SEP], for the token-vector stand-in."""
