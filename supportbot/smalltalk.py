@@ -61,6 +61,12 @@ _PHRASES: dict[SmallTalk, tuple[str, ...]] = {
         "how are you doing",
         "how's it going",
         "hows it going",
+        "what's up",
+        "whats up",
+        "wassup",
+        "sup",
+        "good day",
+        "hola",
     ),
     SmallTalk.THANKS: (
         "thanks",
@@ -88,6 +94,25 @@ _PHRASES: dict[SmallTalk, tuple[str, ...]] = {
         "ok thank you",
         "okay thank you",
         "awesome thanks",
+        "thank u",
+        "thanx",
+        "thnx",
+        "ta",
+        "thanks a bunch",
+        "thanks a million",
+        "that helped",
+        "that helps",
+        "that was helpful",
+        "that's helpful",
+        "thats helpful",
+        "very helpful",
+        "really helpful",
+        "super helpful",
+        "you're a star",
+        "youre a star",
+        "you're the best",
+        "youre the best",
+        "legend",
     ),
     SmallTalk.GOODBYE: (
         "bye",
@@ -110,6 +135,8 @@ _PHRASES: dict[SmallTalk, tuple[str, ...]] = {
         "all good",
         "i'm done",
         "im done",
+        "you too",
+        "same to you",
     ),
     SmallTalk.ACKNOWLEDGEMENT: (
         "yes",
@@ -145,6 +172,27 @@ _PHRASES: dict[SmallTalk, tuple[str, ...]] = {
         "excellent",
         "good",
         "ok good",
+        "that works",
+        "that's great",
+        "thats great",
+        "that's perfect",
+        "thats perfect",
+        "that's fine",
+        "thats fine",
+        "will do",
+        "no worries",
+        "no problem",
+        "np",
+        "gotcha",
+        "fair enough",
+        "oh ok",
+        "ah ok",
+        "ah okay",
+        "oh okay",
+        "sweet",
+        "amazing",
+        "wonderful",
+        "fantastic",
     ),
     SmallTalk.BOT_QUESTION: (
         "are you a bot",
@@ -171,11 +219,34 @@ _SYMBOLS = {
 _SEPARATORS = r"[\s,.!?;:\-–—~)(]*"
 
 
+# Who the small talk is said to ("hey guys", "cheers mate", "thanks again"): part of it.
+_ADDRESS = (
+    "mate",
+    "guys",
+    "folks",
+    "all",
+    "everyone",
+    "friend",
+    "buddy",
+    "pal",
+    "team",
+    "there",
+    "again",
+    "so much",
+    "to you",
+    "to you too",
+    "you too",
+    "too",
+)
+
+
 def _alternation(phrases: tuple[str, ...]) -> str:
     """One group matching any of the phrases as whole words (the longest first: "thank you
-    so much" before "thank you")."""
+    so much" before "thank you"), each perhaps followed by a term of address."""
     words = sorted(phrases, key=len, reverse=True)
-    return r"(?<!\w)(?:" + "|".join(r"\s+".join(re.escape(w) for w in p.split()) for p in words) + r")(?!\w)"
+    address = "|".join(r"\s+".join(map(re.escape, a.split())) for a in _ADDRESS)
+    alternatives = "|".join(r"\s+".join(re.escape(w) for w in p.split()) for p in words)
+    return rf"(?<!\w)(?:{alternatives})(?:\s+(?:{address}))?(?!\w)"
 
 
 _ALL = {kind: _alternation(phrases) for kind, phrases in _PHRASES.items()}

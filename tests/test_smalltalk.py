@@ -27,6 +27,12 @@ pytestmark = pytest.mark.anyio
         ("thanks, that's all good", SmallTalk.GOODBYE),
         ("are you a bot?", SmallTalk.BOT_QUESTION),
         ("ｈｉ", SmallTalk.GREETING),
+        ("yo whats up", SmallTalk.GREETING),
+        ("hey guys", SmallTalk.GREETING),
+        ("cheers mate, that helped", SmallTalk.THANKS),
+        ("thanks again!", SmallTalk.THANKS),
+        ("no worries", SmallTalk.ACKNOWLEDGEMENT),
+        ("you too, bye", SmallTalk.GOODBYE),
     ],
 )
 def test_small_talk_is_recognised_by_its_kind(text, kind):
@@ -42,6 +48,7 @@ def test_small_talk_is_recognised_by_its_kind(text, kind):
         ("thanks! and my coffee tastes sour, any tips?", "my coffee tastes sour, any tips?"),
         ("Ok great. Also, do you ship to Canada?", "do you ship to Canada?"),
         ("Hi! Thanks! But my order is late", "my order is late"),
+        ("hey guys, where is my parcel?", "where is my parcel?"),
     ],
 )
 def test_a_greeting_that_carries_a_question_is_the_question(text, question):
@@ -57,6 +64,8 @@ def test_a_greeting_that_carries_a_question_is_the_question(text, question):
         "no",
         "why verify my identity",
         "account security",
+        "sweet or bitter coffee?",
+        "all of my orders are late",
     ],
 )
 def test_small_talk_words_inside_a_question_leave_it_alone(text):
