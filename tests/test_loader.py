@@ -12,6 +12,7 @@ from conftest import EXAMPLE_BOTS, MINIMAL_BOT, REPO
 
 from supportbot import ConfigError, load_bot, load_bots, parse_bot
 from supportbot.config import bot_json_schema
+from supportbot.config.loader import display_path
 
 
 def line_of(text: str, needle: str) -> int:
@@ -385,7 +386,7 @@ def test_validate_warns_when_a_model_on_this_machine_gets_a_cloud_models_time(wr
         """
     path = write("bots/local.yaml", bot)
     [warning] = [str(w) for w in load_bot(path, env={}).warnings]
-    assert warning.startswith(f"{path}:7:")  # the line of timeout_s
+    assert warning.startswith(f"{display_path(path)}:7:")  # the line of timeout_s
     assert "timeout_s is 20s for a model on this machine" in warning and "at least 120" in warning
     unset = bot.replace("          timeout_s: 20\n", "")
     assert load_bot(write("bots/local.yaml", unset), env={}).warnings == ()  # the default fits

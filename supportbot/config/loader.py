@@ -30,7 +30,8 @@ _BOT_MARKER = re.compile(r"^version\s*:", re.M)
 
 
 def display_path(path: str | os.PathLike[str]) -> str:
-    """The path as a user would type it: relative to the working folder when inside it."""
+    """The path as a user would type it: relative to the working folder when inside it or
+    beside it ("../knowledge/faq.yaml" from bots/), else absolute."""
     text = os.path.normpath(os.fspath(path))
     try:
         rel = os.path.relpath(text)
