@@ -49,6 +49,9 @@ def test_small_talk_is_recognised_by_its_kind(text, kind):
         ("Ok great. Also, do you ship to Canada?", "do you ship to Canada?"),
         ("Hi! Thanks! But my order is late", "my order is late"),
         ("hey guys, where is my parcel?", "where is my parcel?"),
+        # Words that only join the question to the conversation say nothing of its topic.
+        ("and how do I keep my beans fresh?", "how do I keep my beans fresh?"),
+        ("oh, also: do you ship to Canada?", "do you ship to Canada?"),
     ],
 )
 def test_a_greeting_that_carries_a_question_is_the_question(text, question):
@@ -66,6 +69,7 @@ def test_a_greeting_that_carries_a_question_is_the_question(text, question):
         "account security",
         "sweet or bitter coffee?",
         "all of my orders are late",
+        "andy from accounts asked me to write",
     ],
 )
 def test_small_talk_words_inside_a_question_leave_it_alone(text):
