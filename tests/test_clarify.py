@@ -31,6 +31,12 @@ def test_retrieval_says_match_unsure_no_match_or_handoff_example():
     assert judge_retrieval([candidate("a", 0.7)], 0.8, 0.5, 0.35).evidence == Evidence.HANDOFF_EXAMPLE
 
 
+def test_a_clarification_also_offers_a_runner_up_just_under_the_floor():
+    # The right snippet is often the runner-up just below clarify_score; one far below is noise.
+    unsure = judge_retrieval([candidate("a", 0.45), candidate("b", 0.27), candidate("c", 0.2)], 0.0, 0.5, 0.35)
+    assert [c.snippet.id for c in unsure.options] == ["a", "b"]
+
+
 @pytest.mark.parametrize(
     ("answer", "picked"),
     [
