@@ -20,6 +20,7 @@ import regex
 from . import textnorm
 from .config import Escalation
 from .decision import Handoff, builtin_handoff
+from .person import asks_for_person
 from .reply import ModelReply
 
 __all__ = [
@@ -76,6 +77,7 @@ class CompiledRules:
     max_bot_turns: int | None
     confidence_threshold: float
     require_citations: bool = False
+    hand_off_on_request: bool = True
 
     @cached_property
     def text_rule_ids(self) -> frozenset[str]:
@@ -137,6 +139,7 @@ def compile_rules(escalation: Escalation) -> CompiledRules:
         escalation.max_bot_turns,
         escalation.confidence_threshold,
         escalation.require_citations,
+        escalation.hand_off_on_request,
     )
 
 
@@ -162,6 +165,8 @@ def decide_pre_model(
             if not slow:
                 raise RuleTimedOut(rule.id) from None
             return Handoff(rule=rule.id, reason=rule.reason, detail=TIMED_OUT)
+    if rules.hand_off_on_request and asks_for_person(cleaned):
+        return builtin_handoff("asked_for_person", "the customer asked for a person")
     if rules.max_bot_turns is not None and facts.bot_turns >= rules.max_bot_turns:
         detail = f"the bot has answered {facts.bot_turns} times in this conversation (limit {rules.max_bot_turns})"
         return builtin_handoff("max_bot_turns", detail)

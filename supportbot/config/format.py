@@ -230,6 +230,12 @@ class Escalation(_Strict):
         description="When the bot is unsure but some snippets are plausible: clarify (ask which one the "
         "customer means, with a way to a person) or handoff at once. A second unsure turn in a row hands off.",
     )
+    hand_off_on_request: bool = Field(
+        True,
+        description="Hand off when the customer asks for a person in words of their own ('can I speak with "
+        "someone?', 'get me a manager', 'human please'): the built-in asked_for_person, after the bot's own "
+        "rules. false: only the bot's rules do.",
+    )
     require_citations: bool = Field(
         False,
         description="true: an answer that cites no snippet hands off at once (no_citations). "
