@@ -91,7 +91,7 @@ _ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, 
 _PERSON_WORDS = re.compile(
     r"^(?:yes|yeah|yep|please)?[\s,!.]*(?:(?:get|give|find)\s+(?:me\s+)?)?(?:a|an|the)?\s*"
     r"(?:person|human|someone|somebody|agent|real person|people|staff|representative)(?:\s+please)?[.!]*$"
-    r"|^(?:yes|yeah|yep)(?:\s+please)?[.!]*$|^(?:neither|none|none of (?:them|those|these))[.!]*$"
+    r"|^(?:yes|yeah|yep|yup|sure|ok|okay|please do|go ahead)(?:,?\s+please)?[.!]*$|^(?:neither|none|none of (?:them|those|these))[.!]*$"
 )
 _WORD = re.compile(r"[a-z0-9]+")
 _YES = re.compile(r"^(?:yes|yeah|yep|yup|sure|ok|okay|correct|right|exactly|that'?s (?:it|right))(?:,? please)?[.!]*$")

@@ -57,6 +57,8 @@ def test_a_pick_by_id_comes_from_a_button_and_a_person_can_be_asked_for():
     assert read_pick("Booking a repair", OPTIONS, option_id="book-repair").id == "book-repair"
     assert read_pick("x", OPTIONS, option_id="not-offered") is None
     assert read_pick("a person please", OPTIONS) is PERSON and read_pick("yes", OPTIONS) is PERSON
+    # "Or shall I get a person?" is the last thing asked: "sure" says yes to it, as "yes" does.
+    assert read_pick("sure", OPTIONS) is PERSON and read_pick("ok, please", OPTIONS) is PERSON
     assert read_pick("3", OPTIONS) is None and read_pick("what about my invoice?", OPTIONS) is None
 
 

@@ -33,6 +33,8 @@ pytestmark = pytest.mark.anyio
         ("thanks again!", SmallTalk.THANKS),
         ("no worries", SmallTalk.ACKNOWLEDGEMENT),
         ("you too, bye", SmallTalk.GOODBYE),
+        ("hello? anyone there?", SmallTalk.GREETING),
+        ("Help!", SmallTalk.GREETING),
     ],
 )
 def test_small_talk_is_recognised_by_its_kind(text, kind):
@@ -52,6 +54,7 @@ def test_small_talk_is_recognised_by_its_kind(text, kind):
         # Words that only join the question to the conversation say nothing of its topic.
         ("and how do I keep my beans fresh?", "how do I keep my beans fresh?"),
         ("oh, also: do you ship to Canada?", "do you ship to Canada?"),
+        ("Hi, I need help with a refund please", "a refund please"),
     ],
 )
 def test_a_greeting_that_carries_a_question_is_the_question(text, question):
@@ -70,6 +73,7 @@ def test_a_greeting_that_carries_a_question_is_the_question(text, question):
         "sweet or bitter coffee?",
         "all of my orders are late",
         "andy from accounts asked me to write",
+        "helpful?",
     ],
 )
 def test_small_talk_words_inside_a_question_leave_it_alone(text):
