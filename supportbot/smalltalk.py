@@ -61,10 +61,6 @@ _PHRASES: dict[SmallTalk, tuple[str, ...]] = {
         "how are you doing",
         "how's it going",
         "hows it going",
-        "what's up",
-        "whats up",
-        "wassup",
-        "sup",
         "good day",
         "hola",
         # Someone checking the chat is alive, or asking for help before saying with what.
@@ -81,6 +77,8 @@ _PHRASES: dict[SmallTalk, tuple[str, ...]] = {
         "i need some help",
         "need help",
         "can you help me",
+        "please help me",
+        "help me please",
         "can you help",
         "can anyone help",
         "can anyone help me",
@@ -273,10 +271,13 @@ def _alternation(phrases: tuple[str, ...]) -> str:
     return rf"(?<!\w)(?:{alternatives})(?:\s+(?:{address}))?(?!\w)"
 
 
-_ALL = {kind: _alternation(phrases) for kind, phrases in _PHRASES.items()}
+# Small talk only as a whole message: "what's up with the extra fee?" is a question.
+_ALONE: dict[SmallTalk, tuple[str, ...]] = {SmallTalk.GREETING: ("what's up", "whats up", "wassup", "sup")}
+_ALL = {kind: _alternation(phrases + _ALONE.get(kind, ())) for kind, phrases in _PHRASES.items()}
+_OPENING = _alternation(_PHRASES[SmallTalk.GREETING])
 _I = re.IGNORECASE
 _WHOLE = {kind: re.compile(rf"^{_SEPARATORS}(?:(?:{pattern}){_SEPARATORS})+$", _I) for kind, pattern in _ALL.items()}
-_LEADING = re.compile(rf"^{_SEPARATORS}(?:(?:{_ALL[SmallTalk.GREETING]})(?=[\s,.!?;:\-–—]|$){_SEPARATORS})+", _I)
+_LEADING = re.compile(rf"^{_SEPARATORS}(?:(?:{_OPENING})(?=[\s,.!?;:\-–—]|$){_SEPARATORS})+", _I)
 # Thanks or an acknowledgement that ends a sentence of its own ("Thanks! And can I...",
 # "Ok great. Also..."), and the "and"/"also" that then opens the question. Without the
 # full stop, "thanks but where is my order" and "ok so how do I return it" are questions

@@ -74,6 +74,7 @@ def test_a_greeting_that_carries_a_question_is_the_question(text, question):
         "all of my orders are late",
         "andy from accounts asked me to write",
         "helpful?",
+        "what's up with the extra fee i got?",
     ],
 )
 def test_small_talk_words_inside_a_question_leave_it_alone(text):
