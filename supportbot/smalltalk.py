@@ -63,32 +63,6 @@ _PHRASES: dict[SmallTalk, tuple[str, ...]] = {
         "hows it going",
         "good day",
         "hola",
-        # Someone checking the chat is alive, or asking for help before saying with what.
-        "anyone there",
-        "is anyone there",
-        "anybody there",
-        "is anybody there",
-        "anyone",
-        "help",
-        "help me",
-        "help please",
-        "please help",
-        "i need help",
-        "i need some help",
-        "need help",
-        "can you help me",
-        "please help me",
-        "help me please",
-        "can you help",
-        "can anyone help",
-        "can anyone help me",
-        "can someone help me",
-        "help with",
-        "help me with",
-        "i need help with",
-        "need help with",
-        "can you help me with",
-        "can you help with",
     ),
     SmallTalk.THANKS: (
         "thanks",
@@ -271,8 +245,37 @@ def _alternation(phrases: tuple[str, ...]) -> str:
     return rf"(?<!\w)(?:{alternatives})(?:\s+(?:{address}))?(?!\w)"
 
 
-# Small talk only as a whole message: "what's up with the extra fee?" is a question.
-_ALONE: dict[SmallTalk, tuple[str, ...]] = {SmallTalk.GREETING: ("what's up", "whats up", "wassup", "sup")}
+# Small talk only as a whole message: "what's up with the extra fee?" is a question, and
+# "help me link my card" is worded as the bot's example questions are (taking "help me" off
+# the front moved ten id-oos queries of banking77 valid, and handed off fewer of them).
+_ALONE: dict[SmallTalk, tuple[str, ...]] = {
+    SmallTalk.GREETING: (
+        "what's up",
+        "whats up",
+        "wassup",
+        "sup",
+        # Someone checking the chat is alive, or asking for help before saying with what.
+        "anyone there",
+        "is anyone there",
+        "anybody there",
+        "is anybody there",
+        "anyone",
+        "help",
+        "help me",
+        "help please",
+        "please help",
+        "please help me",
+        "help me please",
+        "i need help",
+        "i need some help",
+        "need help",
+        "can you help me",
+        "can you help",
+        "can anyone help",
+        "can anyone help me",
+        "can someone help me",
+    )
+}
 _ALL = {kind: _alternation(phrases + _ALONE.get(kind, ())) for kind, phrases in _PHRASES.items()}
 _OPENING = _alternation(_PHRASES[SmallTalk.GREETING])
 _I = re.IGNORECASE
