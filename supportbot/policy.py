@@ -166,7 +166,7 @@ def decide_pre_model(
                 raise RuleTimedOut(rule.id) from None
             return Handoff(rule=rule.id, reason=rule.reason, detail=TIMED_OUT)
     if rules.hand_off_on_request and asks_for_person(cleaned):
-        return builtin_handoff("asked_for_person", "the customer asked for a person")
+        return builtin_handoff("asked_for_person")
     if rules.max_bot_turns is not None and facts.bot_turns >= rules.max_bot_turns:
         detail = f"the bot has answered {facts.bot_turns} times in this conversation (limit {rules.max_bot_turns})"
         return builtin_handoff("max_bot_turns", detail)
