@@ -17,6 +17,7 @@ from enum import StrEnum
 
 from . import textnorm
 from .decision import Option
+from .person import asks_for_person
 from .retrieval.base import Candidate
 
 __all__ = ["PERSON", "Evidence", "Verdict", "clarification_text", "judge_retrieval", "read_pick"]
@@ -88,10 +89,10 @@ class _Person(StrEnum):
 PERSON = _Person.PERSON
 _NUMBER = re.compile(r"^(?:(?:option|number|no\.?|#)\s*)?\(?([1-9])\)?[.!]?$")
 _ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "last": -1}
-_PERSON_WORDS = re.compile(
-    r"^(?:yes|yeah|yep|please)?[\s,!.]*(?:(?:get|give|find)\s+(?:me\s+)?)?(?:a|an|the)?\s*"
-    r"(?:person|human|someone|somebody|agent|real person|people|staff|representative)(?:\s+please)?[.!]*$"
-    r"|^(?:yes|yeah|yep|yup|sure|ok|okay|please do|go ahead)(?:,?\s+please)?[.!]*$|^(?:neither|none|none of (?:them|those|these))[.!]*$"
+# Yes to "shall I get a person?", or none of the options.
+_NO_OPTION = re.compile(
+    r"^(?:yes|yeah|yep|yup|sure|ok|okay|please do|go ahead)(?:,?\s+please)?[.!]*$"
+    r"|^(?:neither|none|none of (?:them|those|these))[.!]*$"
 )
 _WORD = re.compile(r"[a-z0-9]+")
 _YES = re.compile(r"^(?:yes|yeah|yep|yup|sure|ok|okay|correct|right|exactly|that'?s (?:it|right))(?:,? please)?[.!]*$")
@@ -134,7 +135,7 @@ def read_pick(text: str, options: Sequence[Option], option_id: str | None = None
         position = _ORDINALS[words[0]]
         if position <= len(options):
             return options[position - 1 if position > 0 else -1]
-    if _PERSON_WORDS.match(said):
+    if asks_for_person(said) or _NO_OPTION.match(said):
         return PERSON
     return _by_title(set(words), options)
 

@@ -43,8 +43,9 @@ _REQUESTS = (
 # The request opens the message (after a greeting or "hi, um"); the rest may say why.
 _OPENING = r"^(?:(?:hi|hello|hey|ok|okay|so|um+|uh+|excuse me|sorry)[\s,.!]*)*"
 _REQUEST = re.compile(rf"{_OPENING}(?:{'|'.join(_REQUESTS)})(?!\w)")
-# Only the person: "human", "agent please", "a real person!", "operator".
-_ONLY = re.compile(rf"^{_WHO}{_PLEASE}[\s.!?]*$")
+# Only the person: "human", "agent please", "a real person!", "yes, get me someone" (the
+# answer to a clarification's "shall I get a person?").
+_ONLY = re.compile(rf"^(?:(?:yes|yeah|yep|please)[\s,!.]*)?(?:(?:get|give|find)\s+(?:me\s+)?)?{_WHO}{_PLEASE}[\s.!?]*$")
 
 
 def asks_for_person(text: str) -> bool:

@@ -282,11 +282,11 @@ _I = re.IGNORECASE
 _WHOLE = {kind: re.compile(rf"^{_SEPARATORS}(?:(?:{pattern}){_SEPARATORS})+$", _I) for kind, pattern in _ALL.items()}
 _LEADING = re.compile(rf"^{_SEPARATORS}(?:(?:{_OPENING})(?=[\s,.!?;:\-–—]|$){_SEPARATORS})+", _I)
 # Thanks or an acknowledgement that ends a sentence of its own ("Thanks! And can I...",
-# "Ok great. Also..."), and the "and"/"also" that then opens the question. Without the
-# full stop, "thanks but where is my order" and "ok so how do I return it" are questions
-# that merely start with such a word, and stay whole.
+# "Ok great. Also..."; the "and" or "also" then goes with _CONNECTIVES). Without the full
+# stop, "thanks but where is my order" and "ok so how do I return it" are questions that
+# merely start with such a word, and stay whole.
 _CLOSED = "|".join(_ALL[kind] for kind in (SmallTalk.THANKS, SmallTalk.ACKNOWLEDGEMENT))
-_LEADING_CLOSED = re.compile(rf"^{_SEPARATORS}(?:(?:{_CLOSED})\s*[.!]+\s*)+(?:(?:and|also|plus|but)(?!\w)[\s,]*)?", _I)
+_LEADING_CLOSED = re.compile(rf"^{_SEPARATORS}(?:(?:{_CLOSED})\s*[.!]+\s*)+", _I)
 _TRAILING = re.compile(rf"(?:{_SEPARATORS}(?:{_ALL[SmallTalk.THANKS]}))+{_SEPARATORS}$", _I)
 # Words that join a question to the conversation ("and how do I keep it fresh?", "oh, also:
 # do you ship to Canada?") say nothing of its topic, and lower its match (0.51 to 0.47 for

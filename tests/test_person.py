@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from conftest import MINIMAL_BOT
 
 from supportbot import Conversation, Engine, load_bot
 from supportbot.person import asks_for_person
@@ -47,7 +48,7 @@ def test_the_word_alone_is_no_request(text):
 
 
 async def test_it_hands_off_before_any_model_call_after_the_bots_own_rules(write):
-    bot = load_bot(write("bots/shop.yaml", _BOT), env={})
+    bot = load_bot(write("bots/shop.yaml", MINIMAL_BOT), env={})
     async with Engine(bot, ScriptedProvider([])) as engine:  # any model call would fail the test
         asked = await engine.turn(Conversation(bot.id), "could I speak with someone please")
         own_rule = await engine.turn(Conversation(bot.id), "I want a human")
@@ -56,27 +57,10 @@ async def test_it_hands_off_before_any_model_call_after_the_bots_own_rules(write
 
 
 async def test_a_bot_may_leave_it_to_its_own_rules(write):
-    bot = load_bot(write("bots/shop.yaml", _BOT + "  hand_off_on_request: false\n"), env={})
+    bot = load_bot(
+        write("bots/shop.yaml", MINIMAL_BOT.replace("escalation:\n", "escalation:\n  hand_off_on_request: false\n")),
+        env={},
+    )
     async with Engine(bot, ScriptedProvider([])) as engine:  # any model call would fail the test
         decision = await engine.turn(Conversation(bot.id), "could I speak with someone please")
     assert decision.handoff is None or decision.handoff.rule != "asked_for_person"
-
-
-_BOT = """\
-version: 1
-id: shop
-name: Shop
-model: {provider: offline}
-system_prompt: You are the assistant of a shop.
-knowledge:
-  engine: lexical
-  snippets:
-    - id: hours
-      title: Opening hours
-      questions: [When are you open?]
-      answer: Monday to Friday, 9 to 5.
-escalation:
-  rules:
-    - id: asks-for-human
-      if_user_says: [human]
-"""
