@@ -1,15 +1,17 @@
 """Per-message cost of the sentence encoder, the semantic engine's largest cost on a small bot.
 
-Each customer message is encoded alone, on one BLAS thread, as the engine does (retrieval/
-blas.py). With --against REV, the encoder of an earlier commit (its supportbot/retrieval/
-encoder.py, read with git) runs beside today's in alternating blocks of 50 messages, so both
-see the same machine; with --load N, N other processes keep the cores busy meanwhile.
+Each customer message is encoded alone, on one thread, as the engine does: "today" is the
+message path (int8, ONNX Runtime: Encoder.encode_message), "today-float" the float32 NumPy
+pass that encodes probes (Encoder.encode). With --against REV, the encoder of an earlier
+commit (its supportbot/retrieval/encoder.py, read with git) runs beside them. They take turns
+in blocks of 50 messages, so all see the same machine; with --load N, N other processes keep
+the cores busy meanwhile.
 
     python bench/encoder.py [--messages 300] [--against REV] [--load 2]
 
 Messages: the first --messages texts of BANKING77-OOS valid.jsonl (../shared/datasets).
-Prints p50 and p95 per message for each encoder, their ratio, and how far apart their
-vectors are (1 - cosine, worst message).
+Prints p50 and p95 per message for each, the ratios to today's, and how far each one's vectors
+are from the float pass's (1 - cosine: median and worst message).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +38,7 @@ BLOCK = 50
 
 
 def encoder_at(revision: str) -> Any:
-    """The Encoder class of supportbot/retrieval/encoder.py at `revision`, imported under
+    """The message encoder of supportbot/retrieval/encoder.py at `revision`, imported under
     another name beside today's (its relative imports resolve in today's package)."""
     source = subprocess.run(
         ["git", "show", f"{revision}:supportbot/retrieval/encoder.py"],
@@ -50,7 +53,11 @@ def encoder_at(revision: str) -> Any:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.Encoder(model_directory(DEFAULT_MODEL))
+    try:
+        encoder = module.Encoder(model_directory(DEFAULT_MODEL), Path(tempfile.mkdtemp()))
+    except TypeError:  # before 2026-12-04 an Encoder took no cache folder, and had no int8 path
+        encoder = module.Encoder(model_directory(DEFAULT_MODEL))
+    return getattr(encoder, "encode_message", encoder.encode)
 
 
 def busy() -> None:
@@ -70,7 +77,8 @@ def main() -> None:
         sys.exit(f"the evaluation data is not at {args.datasets} (check out ../shared beside the repo)")
     lines = valid.read_text(encoding="utf-8").splitlines()[: args.messages]
     texts = [str(json.loads(line)["text"]) for line in lines]
-    encoders = {"today": load_encoder(DEFAULT_MODEL)}
+    today = load_encoder(DEFAULT_MODEL)
+    encoders: dict[str, Callable[[list[str]], Any]] = {"today": today.encode_message, "today-float": today.encode}
     if args.against:
         encoders[args.against] = encoder_at(args.against)
     times: dict[str, list[float]] = {name: [] for name in encoders}
@@ -80,13 +88,13 @@ def main() -> None:
         process.start()
     try:
         with one_thread():
-            for encoder in encoders.values():  # warm up: first calls allocate
-                encoder.encode(texts[:5])
+            for encode in encoders.values():  # warm up: first calls allocate
+                encode(texts[:5])
             for start in range(0, len(texts), BLOCK):
-                for name, encoder in encoders.items():
+                for name, encode in encoders.items():
                     for text in texts[start : start + BLOCK]:
                         began = time.perf_counter()
-                        vector = encoder.encode([text])[0]
+                        vector = encode([text])[0]
                         times[name].append(time.perf_counter() - began)
                         vectors[name].append(vector)
     finally:
@@ -97,10 +105,14 @@ def main() -> None:
         print(
             f"{name}: p50 {statistics.median(spent) * 1000:.2f} ms, p95 {statistics.quantiles(spent, n=20)[-1] * 1000:.2f} ms"
         )
-    if args.against:
-        ratio = statistics.median(times[args.against]) / statistics.median(times["today"])
-        apart = max(1 - float(a @ b) for a, b in zip(vectors["today"], vectors[args.against], strict=True))
-        print(f"p50 {args.against} / today: {ratio:.2f}; vectors at most {apart:.1e} apart (1 - cosine)")
+    for name in encoders:
+        if name == "today":
+            continue
+        ratio = statistics.median(times[name]) / statistics.median(times["today"])
+        print(f"p50 {name} / today: {ratio:.2f}")
+    for name in encoders:
+        apart = [1 - float(a @ b) for a, b in zip(vectors[name], vectors["today-float"], strict=True)]
+        print(f"{name}: 1 - cosine with the float pass: median {statistics.median(apart):.1e}, worst {max(apart):.1e}")
 
 
 if __name__ == "__main__":

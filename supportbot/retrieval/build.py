@@ -66,7 +66,7 @@ def _semantic(bot: Bot, env: Mapping[str, str]) -> Retriever:
     return SemanticIndex(
         bot.snippets,
         bot.config.escalation.handoff_examples,
-        encoder.encode,
+        encoder.encode_message,
         cached(encoder.encode, folder / f"vectors-{encoder.fingerprint}-{owner}.npz"),
         fit_fast,
         bot.config.offline.min_score,
