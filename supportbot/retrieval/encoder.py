@@ -442,8 +442,7 @@ def _gelu(x: NDArray[np.float32]) -> NDArray[np.float32]:
 def _fingerprint(path: Path) -> str:
     """Identifies the weights for the embedding cache without hashing 90 MB on every start."""
     stat = path.stat()
-    identity = f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}:{_ARITHMETIC}"
-    return hashlib.sha256(identity.encode()).hexdigest()[:16]
+    return hashlib.sha256(f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:16]
 
 
 _ENCODERS: dict[Path, Encoder] = {}
