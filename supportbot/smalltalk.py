@@ -236,13 +236,17 @@ _ADDRESS = (
 )
 
 
+# "hi there is a problem": "there" opens the question, it is not said to anyone.
+_NOT_THERE_IS = r"(?!(?<=there)\s+(?:is|are|was|were|'s|s|has|have|had|seems?|appears?|will|would|might|may|must|should|could|can)(?!\w))"
+
+
 def _alternation(phrases: tuple[str, ...]) -> str:
     """One group matching any of the phrases as whole words (the longest first: "thank you
     so much" before "thank you"), each perhaps followed by a term of address."""
     words = sorted(phrases, key=len, reverse=True)
     address = "|".join(r"\s+".join(map(re.escape, a.split())) for a in _ADDRESS)
     alternatives = "|".join(r"\s+".join(re.escape(w) for w in p.split()) for p in words)
-    return rf"(?<!\w)(?:{alternatives})(?:\s+(?:{address}))?(?!\w)"
+    return rf"(?<!\w)(?:{alternatives})(?:\s+(?:{address}))?(?!\w){_NOT_THERE_IS}"
 
 
 # Small talk only as a whole message: "what's up with the extra fee?" is a question, and

@@ -55,6 +55,10 @@ def test_small_talk_is_recognised_by_its_kind(text, kind):
         ("and how do I keep my beans fresh?", "how do I keep my beans fresh?"),
         ("oh, also: do you ship to Canada?", "do you ship to Canada?"),
         ("Hi, I need help with a refund please", "I need help with a refund please"),
+        # "there" said to someone, or opening the question.
+        ("hi there, is the shop open today?", "is the shop open today?"),
+        ("hi there is a problem with my order", "there is a problem with my order"),
+        ("hello there were two charges on my card", "there were two charges on my card"),
     ],
 )
 def test_a_greeting_that_carries_a_question_is_the_question(text, question):
