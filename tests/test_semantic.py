@@ -144,6 +144,10 @@ def test_the_int8_graph_is_made_once_per_model_and_then_read_from_the_cache(tmp_
     third = module.Encoder(directory, tmp_path)  # a damaged cache costs time, never a vector
     assert made == [1, 1]
     assert np.array_equal(third.encode_message(text), first.encode_message(text))
+    (tmp_path / "a-file").write_text("")
+    fourth = module.Encoder(directory, tmp_path / "a-file" / "cache")  # nowhere to write: made again
+    assert made == [1, 1, 1]
+    assert np.array_equal(fourth.encode_message(text), first.encode_message(text))
 
 
 @needs_model

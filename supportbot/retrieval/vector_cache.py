@@ -3,8 +3,9 @@ encoding thousands of example questions again.
 
 One file per bot and model, holding a key (SHA-1 of the text) and a vector per text.
 Texts already in the file are reused; new ones are encoded and the file is rewritten
-atomically. Any problem with the cache (unwritable folder, damaged file) costs time,
-never correctness: the vectors are then simply computed.
+atomically. `cached_arrays` keeps other results the same way, one entry per file: a bot's
+token-vector fit, the encoder's int8 graph. Any problem with the cache (unwritable folder,
+damaged file) costs time, never correctness: what it holds is then simply computed.
 """
 
 from __future__ import annotations
@@ -123,4 +124,4 @@ def _write(file: Path, arrays: dict[str, NDArray[Any]]) -> None:
     except OSError as exc:
         if temporary is not None and os.path.exists(temporary):
             os.unlink(temporary)
-        log.warning("cannot write the embedding cache %s (%s); vectors will be computed again next time", file, exc)
+        log.warning("cannot write the cache file %s (%s); what it holds will be computed again next time", file, exc)
