@@ -62,8 +62,8 @@ _PACKAGES = ("numpy", "tokenizers", "safetensors", "onnx", "onnxruntime")  # imp
 _MAX_TOKENS = 128
 _BATCH = 64
 _TOKEN_STEP = 4
-#: How the message graph is made (bert_graph, input_smoothing): a cached graph made another
-#: way is made again.
+#: How the message graph is made (bert_graph, input_smoothing). The cached graph is keyed by
+#: it and by this file's own text, so that any change to how it is made makes it again.
 _ARITHMETIC = "int8-per-column-smoothed-1"
 _ALPHA = 0.6  # input_smoothing: how much of each channel's spread moves into the weights
 _SMOOTHING_SEED = 14
@@ -158,7 +158,8 @@ class Encoder:
 
         # Writing the graph takes a second and the onnx package (0.7 s to import): once per
         # model, then the finished graph (12 MB) is read from the cache folder.
-        stored = cached_arrays(cache_folder / f"encoder-{self.fingerprint}.npz", _ARITHMETIC, build)
+        made_by = f"{_ARITHMETIC}:{hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]}"
+        stored = cached_arrays(cache_folder / f"encoder-{self.fingerprint}.npz", made_by, build)
         self.session = onnxruntime.InferenceSession(
             stored["graph"].tobytes(), options, providers=["CPUExecutionProvider"]
         )
