@@ -331,11 +331,14 @@ def bert_graph(
         scale, bias = constant(f"{prefix}.g", w[f"{prefix}.weight"]), constant(f"{prefix}.b", w[f"{prefix}.bias"])
         return op("LayerNormalization", x, scale, bias, axis=-1, epsilon=eps)
 
-    def dense(x: str, name: str) -> str:
+    def dense(x: str, name: str, smoothed: bool = False) -> str:
+        """x @ weight.T + bias in int8, x divided by the smoothing factors first (unless the
+        product that made x did it already)."""
         weight, bias = products[name]
         matrix = weight.T  # stored (out, in)
         factors = smoothing[name]
-        x = op("Mul", x, constant(f"{name}.smooth", (1 / factors).astype(np.float32)))
+        if not smoothed:
+            x = op("Mul", x, constant(f"{name}.smooth", (1 / factors).astype(np.float32)))
         matrix = matrix * factors[:, None]
         scales = np.maximum(np.abs(matrix).max(0), 1e-12) / 127
         quantized = np.clip(np.rint(matrix / scales), -127, 127).astype(np.int8)
@@ -350,8 +353,15 @@ def bert_graph(
         )
 
     products = _products(w, config)
-    split_heads = constant("split_heads", np.array([-1, 3, heads, width // heads], dtype=np.int64))
-    which = [constant(f"which{i}", np.array(i, dtype=np.int64)) for i in range(3)]
+    for layer in range(int(config["num_hidden_layers"])):
+        # The attention's output is a mix of value rows: value divided by the next product's
+        # smoothing factors gives its input already divided, and saves a multiplication.
+        p = f"encoder.layer.{layer}."
+        weight, bias = products[f"{p}attention.self"]
+        divide = np.concatenate([np.ones(2 * width), 1 / smoothing[f"{p}attention.output.dense"]]).astype(np.float32)
+        products[f"{p}attention.self"] = (weight * divide[:, None], bias * divide)
+    split_heads = constant("split_heads", np.array([-1, 3 * heads, width // heads], dtype=np.int64))
+    thirds = constant("thirds", np.array([heads] * 3, dtype=np.int64))
     joined = constant("join_heads", np.array([-1, width], dtype=np.int64))
     scale = constant("scale", np.float32(1 / np.sqrt(width // heads)))
     h = op(
@@ -365,11 +375,13 @@ def bert_graph(
     for layer in range(int(config["num_hidden_layers"])):
         p = f"encoder.layer.{layer}."
         # Query, key and value in one product: (tokens, 3 x width) -> 3 x (heads, tokens, width / heads)
-        qkv = op("Transpose", op("Reshape", dense(h, f"{p}attention.self"), split_heads), perm=[1, 2, 0, 3])
-        q, k, v = (op("Gather", qkv, index, axis=0) for index in which)
+        qkv = op("Transpose", op("Reshape", dense(h, f"{p}attention.self"), split_heads), perm=[1, 0, 2])
+        q, k, v = (f"{p}{name}" for name in "qkv")
+        nodes.append(helper.make_node("Split", [qkv, thirds], [q, k, v], axis=0))
         attention = op("Softmax", op("Mul", op("MatMul", q, op("Transpose", k, perm=[0, 2, 1])), scale), axis=-1)
         context = op("Reshape", op("Transpose", op("MatMul", attention, v), perm=[1, 0, 2]), joined)
-        h = norm(op("Add", h, dense(context, f"{p}attention.output.dense")), f"{p}attention.output.LayerNorm")
+        attended = dense(context, f"{p}attention.output.dense", smoothed=True)
+        h = norm(op("Add", h, attended), f"{p}attention.output.LayerNorm")
         up = dense(h, f"{p}intermediate.dense")
         gelu = op("FastGelu", up, domain="com.microsoft")  # the tanh form, as _gelu
         h = norm(op("Add", h, dense(gelu, f"{p}output.dense")), f"{p}output.LayerNorm")
