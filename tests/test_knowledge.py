@@ -58,3 +58,54 @@ def test_history_weighs_less_than_the_message_itself():
 
 def test_an_empty_knowledge_base_selects_nothing():
     assert KnowledgeIndex([]).search("anything", 4) == []
+
+
+def test_snippets_that_tie_keep_the_order_of_the_file():
+    twins = KnowledgeIndex(
+        [
+            snippet("first", "Opening hours", ["When are you open?"]),
+            snippet("second", "Opening hours", ["When are you open?"]),
+        ]
+    )
+    for message in ("when are you open", "open when", "hours open when are you"):
+        assert ids(twins.search(message, k=2)) == ["first", "second"]
+
+
+def test_the_same_message_gets_the_same_snippets_and_matches_in_every_process():
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    # String hashing is randomised per process, and with it the order a set yields its
+    # words: nothing the index decides may depend on it (it once decided one banking query
+    # in 1,500 either way).
+    script = """
+import json, sys
+from supportbot import load_bot
+from supportbot.retrieval.lexical import KnowledgeIndex
+bot = load_bot(sys.argv[1], env={})
+index = KnowledgeIndex(bot.snippets, ["do you sell gift cards", "I want to speak to the owner"])
+messages = json.loads(sys.argv[2])
+print(json.dumps([[(c.snippet.id, c.score.hex(), c.match.hex()) for c in index.search(m, 4)]
+                  + [index.handoff_match(m).hex()] for m in messages]))
+"""
+    messages = [
+        "my beans arrived stale, can I return the bag and get a refund?",
+        "how do I pause or skip a delivery",
+        "where is my order, it was shipped last week",
+        "can I buy a gift card for a friend",
+    ]
+    runs = {
+        subprocess.run(
+            [sys.executable, "-c", script, str(REPO / "bots" / "bean-there.yaml"), json.dumps(messages)],
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in range(6)
+    }
+    assert len(runs) == 1

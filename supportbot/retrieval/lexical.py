@@ -16,7 +16,6 @@ import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from itertools import chain
-from operator import itemgetter
 
 from ..config import SnippetConfig
 from .base import Candidate
@@ -207,7 +206,7 @@ class KnowledgeIndex:
         for term_list in probe_terms:
             words = frozenset(term_list)
             if words:
-                probes.append((words, math.sqrt(sum(self._weight(t) for t in words))))
+                probes.append((words, math.sqrt(math.fsum(self._weight(t) for t in words))))
         return probes
 
     def _weight(self, term: str) -> float:
@@ -218,7 +217,10 @@ class KnowledgeIndex:
     ) -> dict[int, float]:
         """BM25 score of every snippet sharing a term with `query` (a term list)."""
         totals: dict[int, float] = {} if into is None else into
-        for term in set(query):
+        # Each distinct term once, in the message's order: a set's order changes from one
+        # process to the next (string hashing is randomised), and with it the order of the
+        # sums and of ties, and so, now and then, the answer.
+        for term in dict.fromkeys(query):
             for doc, value in self._postings.get(term, ()):
                 totals[doc] = totals.get(doc, 0.0) + weight * value
         return totals
@@ -227,7 +229,8 @@ class KnowledgeIndex:
         """0..1: IDF-weighted cosine of the query and the snippet's closest question or title."""
         if not query_terms:
             return 0.0
-        query_norm = math.sqrt(sum(self._weight(t) for t in query_terms))
+        # fsum: exact whatever the order in which a set yields its terms.
+        query_norm = math.sqrt(math.fsum(self._weight(t) for t in query_terms))
         best = 0.0
         probes = self._probes[doc]
         if probes is None:
@@ -235,7 +238,7 @@ class KnowledgeIndex:
         for words, norm in probes:
             shared = query_terms & words
             if shared:
-                best = max(best, sum(self._weight(t) for t in shared) / (query_norm * norm))
+                best = max(best, math.fsum(self._weight(t) for t in shared) / (query_norm * norm))
         return best
 
     def handoff_match(self, text: str) -> float:
@@ -257,8 +260,8 @@ class KnowledgeIndex:
         totals = self.scores(query)
         for previous in history:
             self.scores(terms(previous), _HISTORY_WEIGHT, totals)
-        # Ties keep index order: nlargest is stable, and dicts iterate in insertion order.
-        best = heapq.nlargest(k, totals.items(), key=itemgetter(1))
+        # Ties go to the snippet first in the file.
+        best = heapq.nsmallest(k, totals.items(), key=lambda item: (-item[1], item[0]))
         query_set = frozenset(query)
         return [Candidate(self.snippets[doc], score, m, m) for doc, score in best for m in [self.match(doc, query_set)]]
 
@@ -276,7 +279,7 @@ class ExampleIndex:
             words = set(terms(text))
             for word in words:
                 self._postings[word].append(number)
-            self._norms.append(math.sqrt(sum(self._weight(w) for w in words)) or 1.0)
+            self._norms.append(math.sqrt(math.fsum(self._weight(w) for w in words)) or 1.0)
 
     def _weight(self, term: str) -> float:
         return self._weights.get(term, self._unknown)
@@ -285,12 +288,12 @@ class ExampleIndex:
         """0..1: the match of the closest example."""
         if not query_terms or not self._norms:
             return 0.0
-        shared: dict[int, float] = {}
+        shared: defaultdict[int, list[float]] = defaultdict(list)
         for term in query_terms:
             weight = self._weight(term)
             for number in self._postings.get(term, ()):
-                shared[number] = shared.get(number, 0.0) + weight
+                shared[number].append(weight)
         if not shared:
             return 0.0
-        query_norm = math.sqrt(sum(self._weight(t) for t in query_terms))
-        return max(total / (query_norm * self._norms[n]) for n, total in shared.items())
+        query_norm = math.sqrt(math.fsum(self._weight(t) for t in query_terms))
+        return max(math.fsum(weights) / (query_norm * self._norms[n]) for n, weights in shared.items())
