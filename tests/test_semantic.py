@@ -129,10 +129,11 @@ def test_the_int8_graph_is_made_once_per_model_and_then_read_from_the_cache(tmp_
     import numpy as np
 
     from supportbot.retrieval import encoder as module
+    from supportbot.retrieval import int8_graph
 
     made = []
-    real = module.bert_graph
-    monkeypatch.setattr(module, "bert_graph", lambda *args: made.append(1) or real(*args))
+    real = int8_graph.bert_graph
+    monkeypatch.setattr(int8_graph, "bert_graph", lambda *args: made.append(1) or real(*args))
     directory = module.model_directory("all-minilm-l6-v2")
     first = module.Encoder(directory, tmp_path)
     second = module.Encoder(directory, tmp_path)

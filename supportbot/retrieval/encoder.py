@@ -8,7 +8,7 @@ operations, and we run it two ways:
   disk) and other bulk work. These are the model's own vectors (within 1e-5 of
   sentence-transformers').
 - `encode_message`: one customer message, on the clock. The same pass written as an ONNX
-  graph with int8 weights (bert_graph) and run by ONNX Runtime on one thread: 1.6 ms where
+  graph with int8 weights (int8_graph.py) and run by ONNX Runtime on one thread: 1.6 ms where
   NumPy takes 9 (bench/encoder.py), with vectors within 0.99 cosine of the float ones
   (median 0.998). Probes stay exact, so only the message side carries the int8 error;
   every evaluation figure of the engine was measured this way.
@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, Problem
+from . import int8_graph
 from .vector_cache import cache_directory, cached_arrays
 
 if TYPE_CHECKING:
@@ -62,13 +63,6 @@ _PACKAGES = ("numpy", "tokenizers", "safetensors", "onnx", "onnxruntime")  # imp
 _MAX_TOKENS = 128
 _BATCH = 64
 _TOKEN_STEP = 4
-#: How the message graph is made (bert_graph, input_smoothing). The cached graph is keyed by
-#: it and by this file's own text, so that any change to how it is made makes it again.
-_ARITHMETIC = "int8-per-column-smoothed-1"
-_ALPHA = 0.6  # input_smoothing: how much of each channel's spread moves into the weights
-_SMOOTHING_SEED = 14
-_SMOOTHING_TEXTS = 64  # random "sentences" of...
-_SMOOTHING_WORDS = 12  # ...this many words
 
 
 def resolve_model(model: str, base_dir: Path) -> str:
@@ -153,12 +147,15 @@ class Encoder:
         options.log_severity_level = 3  # its notes about the host are not the operator's
 
         def build() -> dict[str, NDArray[Any]]:
-            graph = bert_graph(w, config, self.input_smoothing(products))
-            return {"graph": np.frombuffer(graph, dtype=np.uint8)}
+            factors = int8_graph.smoothing(self._forward, self.tokenizer.get_vocab(), products)
+            return {"graph": np.frombuffer(int8_graph.bert_graph(w, config, products, factors), dtype=np.uint8)}
 
         # Writing the graph takes a second and the onnx package (0.7 s to import): once per
-        # model, then the finished graph (12 MB) is read from the cache folder.
-        made_by = f"{_ARITHMETIC}:{hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]}"
+        # model, then the finished graph (12 MB) is read from the cache folder. Any change to
+        # the code that writes it (its module, or the float pass here that sets its
+        # smoothing) makes it again.
+        code = hashlib.sha256(Path(int8_graph.__file__).read_bytes() + Path(__file__).read_bytes())
+        made_by = f"{int8_graph.SCHEME}:{code.hexdigest()[:16]}"
         stored = cached_arrays(cache_folder / f"encoder-{self.fingerprint}.npz", made_by, build)
         self.session = onnxruntime.InferenceSession(
             stored["graph"].tobytes(), options, providers=["CPUExecutionProvider"]
@@ -178,7 +175,7 @@ class Encoder:
         return out
 
     def encode_message(self, texts: Sequence[str]) -> NDArray[np.float32]:
-        """Vectors for customer messages, computed in int8 (see bert_graph), one row per
+        """Vectors for customer messages, computed in int8 (int8_graph.py), one row per
         text. Each text runs alone, so that its vector never depends on what it was encoded
         with."""
         import numpy as np
@@ -199,42 +196,9 @@ class Encoder:
         """Each text's WordPiece ids without [CLS] and [SEP], for the token-vector stand-in."""
         return [e.ids[1:-1] for e in self.tokenizer.encode_batch(list(texts))] if texts else []
 
-    def input_smoothing(self, products: Mapping[str, tuple[Any, Any]]) -> dict[str, NDArray[np.float32]]:
-        """Each matrix product's smoothing factors for bert_graph: per input channel,
-        max|input|^0.6 / max|weight row|^0.4, the inputs' maxima taken over this float model
-        run on random sequences of whole words from the vocabulary.
-
-        Random words need no data and favour no domain: the channels that run large are the
-        model's, whatever the text. On BANKING77 and COVID questions (about 300 each time)
-        the int8 vectors' median cosine with float32's was 0.9945 without smoothing and
-        0.9978 with it (worst 0.985 and 0.994); 0.6 was the best of 0.5 to 0.9, and
-        calibrating on real banking questions instead did no better. The seed is fixed: the same weights always
-        give the same factors, and so the same vectors."""
-        import numpy as np
-
-        vocabulary = self.tokenizer.get_vocab()
-        words = sorted(i for token, i in vocabulary.items() if token.isalpha() and token.islower() and len(token) > 1)
-        random = np.random.default_rng(_SMOOTHING_SEED)
-        texts = [
-            [vocabulary["[CLS]"], *random.choice(words, _SMOOTHING_WORDS), vocabulary["[SEP]"]]
-            for _ in range(_SMOOTHING_TEXTS)
-        ]
-        peaks: dict[str, NDArray[np.float32]] = {}
-
-        def observe(name: str, inputs: NDArray[np.float32]) -> None:
-            peak = np.abs(inputs).max(0)
-            peaks[name] = np.maximum(peaks[name], peak) if name in peaks else peak
-
-        self._forward(texts, observe)
-        factors = {}
-        for name, (weight, _) in products.items():
-            rows = np.maximum(np.abs(weight).max(0), 1e-5)  # stored (out, in): one per input channel
-            factors[name] = (np.maximum(peaks[name], 1e-5) ** _ALPHA / rows ** (1 - _ALPHA)).astype(np.float32)
-        return factors
-
     def _forward(self, batch: list[list[int]], observe: Observe | None = None) -> NDArray[np.float32]:
         """Float32 vectors for a batch of token id lists; `observe` sees each matrix
-        product's input (for input_smoothing)."""
+        product's input (for int8_graph.smoothing)."""
         import numpy as np
 
         # Padded to a multiple of four tokens: OpenBLAS's kernels take the token columns
@@ -288,113 +252,6 @@ class Encoder:
         variance = (centred * centred).mean(-1, keepdims=True)
         result: NDArray[np.float32] = centred / np.sqrt(variance + self.eps) * params[0] + params[1]
         return result
-
-
-def bert_graph(
-    w: Mapping[str, NDArray[np.float32]],
-    config: Mapping[str, Any],
-    smoothing: Mapping[str, NDArray[np.float32]],
-) -> bytes:
-    """The forward pass of a BERT encoder for one text, as an ONNX model for ONNX Runtime.
-
-    Inputs `words` (the word embeddings of the text's tokens: the caller looks them up, so
-    that the graph does not carry the 47 MB table) and `positions` (0..n-1); output
-    `hidden`, the last hidden state, one row per token.
-
-    Every matrix product takes its weights as int8, one scale per output column, and its
-    input quantized to 8 bits as it comes, one scale for the whole product
-    (DynamicQuantizeMatMul): a quarter of float32's memory, and the CPU's int8 instructions.
-    A few input channels of each product run far larger than the rest, and one scale for
-    all would leave the rest few levels: each channel is divided by its smoothing factor
-    (`smoothing`, from Encoder.input_smoothing) before the product and the weights' row
-    multiplied by it (exact in real arithmetic), which brings the channels closer
-    (SmoothQuant). As the input shares one scale, a text's vector would move with whatever
-    shared its batch: texts run one at a time, unpadded."""
-    import numpy as np
-    from onnx import TensorProto, helper, numpy_helper
-
-    heads, width = int(config["num_attention_heads"]), int(config["hidden_size"])
-    eps = float(config.get("layer_norm_eps", 1e-12))
-    nodes: list[Any] = []
-    weights: list[Any] = []
-
-    def constant(name: str, value: Any) -> str:
-        weights.append(numpy_helper.from_array(np.asarray(value), name))
-        return name
-
-    def op(kind: str, *inputs: str, domain: str = "", **attributes: Any) -> str:
-        output = f"v{len(nodes)}"
-        nodes.append(helper.make_node(kind, list(inputs), [output], domain=domain, **attributes))
-        return output
-
-    def norm(x: str, prefix: str) -> str:
-        scale, bias = constant(f"{prefix}.g", w[f"{prefix}.weight"]), constant(f"{prefix}.b", w[f"{prefix}.bias"])
-        return op("LayerNormalization", x, scale, bias, axis=-1, epsilon=eps)
-
-    def dense(x: str, name: str, smoothed: bool = False) -> str:
-        """x @ weight.T + bias in int8, x divided by the smoothing factors first (unless the
-        product that made x did it already)."""
-        weight, bias = products[name]
-        matrix = weight.T  # stored (out, in)
-        factors = smoothing[name]
-        if not smoothed:
-            x = op("Mul", x, constant(f"{name}.smooth", (1 / factors).astype(np.float32)))
-        matrix = matrix * factors[:, None]
-        scales = np.maximum(np.abs(matrix).max(0), 1e-12) / 127
-        quantized = np.clip(np.rint(matrix / scales), -127, 127).astype(np.int8)
-        return op(
-            "DynamicQuantizeMatMul",
-            x,
-            constant(f"{name}.q", quantized),
-            constant(f"{name}.s", scales.astype(np.float32)),
-            constant(f"{name}.z", np.zeros(len(scales), dtype=np.int8)),
-            constant(f"{name}.b", bias),
-            domain="com.microsoft",
-        )
-
-    products = _products(w, config)
-    for layer in range(int(config["num_hidden_layers"])):
-        # The attention's output is a mix of value rows: value divided by the next product's
-        # smoothing factors gives its input already divided, and saves a multiplication.
-        p = f"encoder.layer.{layer}."
-        weight, bias = products[f"{p}attention.self"]
-        divide = np.concatenate([np.ones(2 * width), 1 / smoothing[f"{p}attention.output.dense"]]).astype(np.float32)
-        products[f"{p}attention.self"] = (weight * divide[:, None], bias * divide)
-    split_heads = constant("split_heads", np.array([-1, 3 * heads, width // heads], dtype=np.int64))
-    thirds = constant("thirds", np.array([heads] * 3, dtype=np.int64))
-    joined = constant("join_heads", np.array([-1, width], dtype=np.int64))
-    scale = constant("scale", np.float32(1 / np.sqrt(width // heads)))
-    h = op(
-        "Add",
-        "words",
-        op("Gather", constant("positions_table", w["embeddings.position_embeddings.weight"]), "positions"),
-    )
-    h = norm(
-        op("Add", h, constant("token_type", w["embeddings.token_type_embeddings.weight"][0])), "embeddings.LayerNorm"
-    )
-    for layer in range(int(config["num_hidden_layers"])):
-        p = f"encoder.layer.{layer}."
-        # Query, key and value in one product: (tokens, 3 x width) -> 3 x (heads, tokens, width / heads)
-        qkv = op("Transpose", op("Reshape", dense(h, f"{p}attention.self"), split_heads), perm=[1, 0, 2])
-        q, k, v = (f"{p}{name}" for name in "qkv")
-        nodes.append(helper.make_node("Split", [qkv, thirds], [q, k, v], axis=0))
-        attention = op("Softmax", op("Mul", op("MatMul", q, op("Transpose", k, perm=[0, 2, 1])), scale), axis=-1)
-        context = op("Reshape", op("Transpose", op("MatMul", attention, v), perm=[1, 0, 2]), joined)
-        attended = dense(context, f"{p}attention.output.dense", smoothed=True)
-        h = norm(op("Add", h, attended), f"{p}attention.output.LayerNorm")
-        up = dense(h, f"{p}intermediate.dense")
-        gelu = op("FastGelu", up, domain="com.microsoft")  # the tanh form, as _gelu
-        h = norm(op("Add", h, dense(gelu, f"{p}output.dense")), f"{p}output.LayerNorm")
-    nodes.append(helper.make_node("Identity", [h], ["hidden"]))
-    inputs = [
-        helper.make_tensor_value_info("words", TensorProto.FLOAT, ["tokens", width]),
-        helper.make_tensor_value_info("positions", TensorProto.INT64, ["tokens"]),
-    ]
-    outputs = [helper.make_tensor_value_info("hidden", TensorProto.FLOAT, ["tokens", width])]
-    graph = helper.make_graph(nodes, "bert", inputs, outputs, weights)
-    opsets = [helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]
-    model: bytes = helper.make_model(graph, opset_imports=opsets).SerializeToString()
-    return model
 
 
 def _products(w: Mapping[str, NDArray[np.float32]], config: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
