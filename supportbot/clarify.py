@@ -89,13 +89,14 @@ class _Person(StrEnum):
 PERSON = _Person.PERSON
 _NUMBER = re.compile(r"^(?:(?:option|number|no\.?|#)\s*)?\(?([1-9])\)?[.!]?$")
 _ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "last": -1}
+_AGREE = r"yes|yeah|yep|yup|sure|ok|okay"
 # Yes to "shall I get a person?", or none of the options.
 _NO_OPTION = re.compile(
-    r"^(?:yes|yeah|yep|yup|sure|ok|okay|please do|go ahead)(?:,?\s+please)?[.!]*$"
-    r"|^(?:neither|none|none of (?:them|those|these))[.!]*$"
+    rf"^(?:{_AGREE}|please do|go ahead)(?:,?\s+please)?[.!]*$|^(?:neither|none|none of (?:them|those|these))[.!]*$"
 )
 _WORD = re.compile(r"[a-z0-9]+")
-_YES = re.compile(r"^(?:yes|yeah|yep|yup|sure|ok|okay|correct|right|exactly|that'?s (?:it|right))(?:,? please)?[.!]*$")
+# Yes to the one option offered.
+_YES = re.compile(rf"^(?:{_AGREE}|correct|right|exactly|that'?s (?:it|right))(?:,? please)?[.!]*$")
 _FILLER = frozenset(
     [
         "the",

@@ -9,7 +9,12 @@ from pathlib import Path
 import pytest
 
 from supportbot import Bot, load_bot
+from supportbot.retrieval.encoder import DEFAULT_MODEL, missing_requirement
 from supportbot.testing import FakeOpenAI
+
+_NO_MODEL = missing_requirement(DEFAULT_MODEL)
+#: For tests that run the semantic engine's model; the reason is the engine's own error.
+needs_model = pytest.mark.skipif(_NO_MODEL is not None, reason=_NO_MODEL or "")
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"

