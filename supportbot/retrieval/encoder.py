@@ -116,7 +116,6 @@ class Encoder:
 
     def __init__(self, directory: Path, cache_folder: Path) -> None:
         import numpy as np
-        import onnxruntime  # type: ignore[import-untyped]
         from safetensors.numpy import load_file
         from tokenizers import Tokenizer
 
@@ -141,10 +140,14 @@ class Encoder:
         self.layers = [_layer(w, products, f"encoder.layer.{i}.") for i in range(int(config["num_hidden_layers"]))]
         self.dimension = int(self.words.shape[1])
 
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = 1  # one message, one thread (see blas.py)
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3  # its notes about the host are not the operator's
+        self.session = self._message_session(w, config, products, cache_folder)
+
+    def _message_session(
+        self, w: Mapping[str, Any], config: Mapping[str, Any], products: Mapping[str, Any], cache_folder: Path
+    ) -> Any:
+        """ONNX Runtime running the int8 graph (int8_graph.py) for one message at a time."""
+        import numpy as np
+        import onnxruntime  # type: ignore[import-untyped]
 
         def build() -> dict[str, NDArray[Any]]:
             factors = int8_graph.smoothing(self._forward, self.tokenizer.get_vocab(), products)
@@ -157,9 +160,11 @@ class Encoder:
         code = hashlib.sha256(Path(int8_graph.__file__).read_bytes() + Path(__file__).read_bytes())
         made_by = f"{int8_graph.SCHEME}:{code.hexdigest()[:16]}"
         stored = cached_arrays(cache_folder / f"encoder-{self.fingerprint}.npz", made_by, build)
-        self.session = onnxruntime.InferenceSession(
-            stored["graph"].tobytes(), options, providers=["CPUExecutionProvider"]
-        )
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = 1  # one message, one thread (see blas.py)
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3  # its notes about the host are not the operator's
+        return onnxruntime.InferenceSession(stored["graph"].tobytes(), options, providers=["CPUExecutionProvider"])
 
     def encode(self, texts: Sequence[str], batch: int = _BATCH) -> NDArray[np.float32]:
         """The model's float32 vectors, one row per text. Texts of similar length are

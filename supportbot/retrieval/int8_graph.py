@@ -84,13 +84,7 @@ def bert_graph(
     heads, width = int(config["num_attention_heads"]), int(config["hidden_size"])
     graph = _Graph(w, float(config.get("layer_norm_eps", 1e-12)))
     layers = [f"encoder.layer.{layer}." for layer in range(int(config["num_hidden_layers"]))]
-    products = dict(products)
-    for p in layers:
-        # The attention's output is a mix of value rows: value divided by the next product's
-        # smoothing factors gives its input already divided, and saves a multiplication.
-        weight, bias = products[f"{p}attention.self"]
-        divide = np.concatenate([np.ones(2 * width), 1 / factors[f"{p}attention.output.dense"]]).astype(np.float32)
-        products[f"{p}attention.self"] = (weight * divide[:, None], bias * divide)
+    products = _values_divided(products, factors, layers, width)
     split_heads = graph.constant("split_heads", np.array([-1, 3 * heads, width // heads], dtype=np.int64))
     thirds = graph.constant("thirds", np.array([heads] * 3, dtype=np.int64))
     joined = graph.constant("join_heads", np.array([-1, width], dtype=np.int64))
@@ -120,6 +114,22 @@ def bert_graph(
         helper.make_tensor_value_info("positions", TensorProto.INT64, ["tokens"]),
     ]
     return graph.serialize(h, inputs, helper.make_tensor_value_info("hidden", TensorProto.FLOAT, ["tokens", width]))
+
+
+def _values_divided(
+    products: Products, factors: Mapping[str, NDArray[np.float32]], layers: list[str], width: int
+) -> Products:
+    """The products with each layer's value rows divided by the smoothing factors of the
+    product after the attention: its output is a mix of value rows, so that product's input
+    comes already divided, and a multiplication is saved."""
+    import numpy as np
+
+    divided = dict(products)
+    for p in layers:
+        weight, bias = products[f"{p}attention.self"]
+        divide = np.concatenate([np.ones(2 * width), 1 / factors[f"{p}attention.output.dense"]]).astype(np.float32)
+        divided[f"{p}attention.self"] = (weight * divide[:, None], bias * divide)
+    return divided
 
 
 class _Graph:
