@@ -8,8 +8,15 @@ import time
 import pytest
 
 from supportbot import Conversation, Engine, MissingApiKey, load_bot
-from supportbot.providers.openai_chat import OPENAI_DEFAULT_BASE_URL, OpenAIProvider, resolve_base_url
-from supportbot.testing import Drop, FakeOpenAI, Reply, Status
+from supportbot.errors import ModelUnavailable
+from supportbot.providers.base import ModelResponse
+from supportbot.providers.openai_chat import (
+    OPENAI_DEFAULT_BASE_URL,
+    OpenAIProvider,
+    completion_response,
+    resolve_base_url,
+)
+from supportbot.testing import Body, Drop, FakeOpenAI, Reply, Status
 from supportbot.testing.fake_openai import response_form
 
 pytestmark = pytest.mark.anyio
@@ -170,6 +177,45 @@ async def test_a_reset_connection_and_a_server_error_burst_end_in_a_hand_off(bot
     fake_openai.script(Drop(), Status(503), Status(502))
     decision = await one_turn(bot, fake_openai)
     assert decision.handoff.rule == "model_unavailable" and "502" in decision.handoff.detail
+
+
+@pytest.mark.parametrize("payload", [{"error": "upstream busy"}, ["not", "an", "object"], "<html>"])
+async def test_a_200_that_is_not_a_chat_completion_is_a_hand_off_that_says_so(bot, fake_openai, payload):
+    fake_openai.script(Body(payload))
+    decision = await one_turn(bot, fake_openai)
+    assert decision.handoff.rule == "model_unavailable" and "not a chat completion" in decision.handoff.detail
+
+
+def test_a_completion_is_read_from_its_json_as_the_server_sent_it():
+    usage = {"prompt_tokens": 90, "completion_tokens": 10, "prompt_tokens_details": {"cached_tokens": 64}}
+    body = {"model": "m", "usage": usage, "choices": [{"message": {"content": "hi"}, "finish_reason": "stop"}]}
+    read = completion_response(body)
+    assert (read.text, read.finish_reason, read.model) == ("hi", "stop", "m")
+    assert (read.usage.prompt_tokens, read.usage.total_tokens, read.usage.cached_tokens) == (90, 100, 64)
+
+
+@pytest.mark.parametrize(
+    ("body", "text", "finish"),
+    [
+        ({"choices": []}, "", None),  # no choice: an empty reply, which the engine repairs or hands off
+        (
+            {"choices": [{"message": {"content": None, "refusal": "I can't"}, "finish_reason": "stop"}]},
+            "",
+            "content_filter",
+        ),
+        ({"choices": [{"message": {"content": [{"type": "text"}]}, "finish_reason": 7}]}, "", None),
+        ({"choices": ["odd"], "usage": {"prompt_tokens": "many"}}, "", None),
+    ],
+)
+def test_an_odd_completion_reads_as_an_empty_reply_never_a_crash(body, text, finish):
+    read = completion_response(body)
+    assert (read.text, read.finish_reason, read.usage.total_tokens) == (text, finish, 0)
+    assert isinstance(read, ModelResponse)
+
+
+def test_something_that_is_not_a_completion_names_what_it_was():
+    with pytest.raises(ModelUnavailable, match="http://x answered with an object without a 'choices' list"):
+        completion_response({"error": {}}, "http://x")
 
 
 async def test_a_server_that_is_down_is_model_unavailable(bot):

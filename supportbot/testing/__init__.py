@@ -1,10 +1,11 @@
 """Helpers for testing bots: a fake OpenAI-compatible server, a fake Chatwoot, and a scripted provider."""
 
 from .fake_chatwoot import FakeChatwoot
-from .fake_openai import Drop, FakeOpenAI, RecordedRequest, Reply, Status, answer_from_prompt
+from .fake_openai import Body, Drop, FakeOpenAI, RecordedRequest, Reply, Status, answer_from_prompt
 from .scripted import ScriptedProvider, UnusedSteps
 
 __all__ = [
+    "Body",
     "Drop",
     "FakeChatwoot",
     "FakeOpenAI",

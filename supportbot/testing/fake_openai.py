@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "Body",
     "Drop",
     "FakeOpenAI",
     "RecordedRequest",
@@ -66,7 +67,16 @@ class Drop:
     delay_s: float = 0.0
 
 
-Step = Reply | Status | Drop
+@dataclass(frozen=True)
+class Body:
+    """HTTP 200 with this JSON as the body, whatever it is: a proxy or a half-compatible
+    server answering with something that is not a chat completion."""
+
+    payload: Any
+    delay_s: float = 0.0
+
+
+Step = Reply | Status | Drop | Body
 
 
 @dataclass(frozen=True)
@@ -248,6 +258,9 @@ class FakeOpenAI:
         if isinstance(step, Status):
             error = {"error": {"message": step.message, "type": "fake_error", "code": step.code}}
             await _send_json(writer, step.code, error, step.headers)
+            return True
+        if isinstance(step, Body):
+            await _send_json(writer, 200, step.payload)
             return True
         body = request.body if isinstance(request.body, dict) else {}
         cached = self._cached_tokens(body)
