@@ -87,7 +87,8 @@ class TokenCounter:
         self._encoding = _encoding(encoding)
         # A turn's messages are counted when the engine records it and again when the
         # server stores it, and replies repeat (the hand-off message, small talk, the
-        # response cache): a bounded memo spares the BPE a repeat (~8% of a busy server's CPU).
+        # response cache): a bounded memo spares the BPE a repeat (it was a twentieth of
+        # a busy server's turn).
         self._counted = lru_cache(maxsize=_MEMO)(self._count)
 
     def count(self, text: str) -> int:
