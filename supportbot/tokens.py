@@ -53,7 +53,7 @@ DEFAULT_ENCODING = "o200k_base"
 # reply is primed with three more.
 _TOKENS_PER_MESSAGE = 3
 _REPLY_PRIMING = 3
-_MEMO, _MEMO_CHARS = 2048, 4096  # texts of up to 4 KB: 8 MB at most
+_MEMO, _MEMO_CHARS = 2048, 4096  # 2,048 texts of up to 4,096 characters: a few MB, 32 MB at worst
 
 
 def encoding_for(model: str, override: str | None = None) -> str:

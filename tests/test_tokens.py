@@ -40,5 +40,5 @@ def test_a_repeated_text_is_counted_once_and_a_long_one_is_not_kept():
     reply = "Open My Orders and pick the order: its tracking link is at the top."
     assert [counter.count(reply) for _ in range(3)] == [len(counter.encode(reply))] * 3
     assert counter._counted.cache_info().misses == 1
-    long = "word " * 2000  # over the memo's 4 KB: counted, not kept
+    long = "word " * 2000  # over the memo's 4,096 characters: counted, not kept
     assert counter.count(long) == len(counter.encode(long)) and counter._counted.cache_info().currsize == 1
