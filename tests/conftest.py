@@ -16,6 +16,20 @@ _NO_MODEL = missing_requirement(DEFAULT_MODEL)
 #: For tests that run the semantic engine's model; the reason is the engine's own error.
 needs_model = pytest.mark.skipif(_NO_MODEL is not None, reason=_NO_MODEL or "")
 
+
+
+@pytest.fixture(autouse=True, scope="session")
+def own_cache_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The semantic engine's caches (probe vectors per bot, the int8 graph) go to a folder of
+    the test session's: a test run leaves nothing in the user's ~/.cache (it used to leave a
+    file for every bot written on the fly), and nothing stale there can decide a test.
+    Servers the tests start inherit it."""
+    folder = tmp_path_factory.mktemp("supportbot-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SUPPORTBOT_CACHE_DIR", str(folder))
+        yield folder
+
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 SPEC_BOT = SHARED / "spec" / "bots" / "acme-shop.yaml"
