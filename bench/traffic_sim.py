@@ -238,6 +238,9 @@ def main() -> None:
     args = parser.parse_args()
     folder = args.keep or Path(tempfile.mkdtemp(prefix="traffic-sim-"))
     folder.mkdir(parents=True, exist_ok=True)
+    # The generated bot's vectors are cached in its folder (the server and the CLI runs
+    # inherit this), not in ~/.cache, where every run's new folder would leave a file.
+    os.environ.setdefault("SUPPORTBOT_CACHE_DIR", str(folder / "cache"))
     bot, withheld = build_bot(args.datasets, folder, args.seed)
     db_file = folder / "store.db"
     db_file.unlink(missing_ok=True)
