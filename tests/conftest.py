@@ -17,7 +17,6 @@ _NO_MODEL = missing_requirement(DEFAULT_MODEL)
 needs_model = pytest.mark.skipif(_NO_MODEL is not None, reason=_NO_MODEL or "")
 
 
-
 @pytest.fixture(autouse=True, scope="session")
 def own_cache_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The semantic engine's caches (probe vectors per bot, the int8 graph) go to a folder of
