@@ -69,6 +69,58 @@ def test_the_vector_cache_encodes_each_text_once_and_survives_damage(tmp_path, c
     assert "ignoring the embedding cache" in caplog.text
 
 
+@needs_numpy
+def test_cache_files_unused_for_a_month_go_when_another_is_written_and_nothing_else_does(tmp_path):
+    import os
+    import time
+
+    import numpy as np
+
+    from supportbot.retrieval.vector_cache import UNUSED_DAYS, cached
+
+    def encode(texts):
+        return np.ones((len(texts), 2), dtype=np.float32)
+
+    def named(name):
+        return tmp_path / name.replace("X", "0123456789abcdef")
+
+    moved_bot, read_lately, not_ours = named("vectors-X-X.npz"), named("tokens-X-X.npz"), tmp_path / "notes.npz"
+    crash_leftover = tmp_path / ".supportbot-abc.tmp"
+    cached(encode, moved_bot)(["a"])
+    cached(encode, read_lately)(["b"])
+    for path in (not_ours, crash_leftover):
+        path.write_bytes(b"x")
+    long_ago = time.time() - (UNUSED_DAYS + 1) * 86400
+    for path in (moved_bot, read_lately, not_ours, crash_leftover):
+        os.utime(path, (long_ago, long_ago))
+    cached(encode, read_lately)(["b"])  # read, nothing new to write: marked as used
+    cached(encode, named("vectors-X-0000000000000000.npz"))(["c"])  # a write prunes
+    assert not moved_bot.exists() and not crash_leftover.exists()
+    assert read_lately.exists() and not_ours.exists()
+
+
+@needs_numpy
+def test_a_cache_that_cannot_be_marked_as_used_is_still_read(tmp_path, monkeypatch):
+    import numpy as np
+
+    from supportbot.retrieval import vector_cache
+
+    file, seen = tmp_path / "v.npz", []
+
+    def encode(texts):
+        seen.extend(texts)
+        return np.ones((len(texts), 2), dtype=np.float32)
+
+    vector_cache.cached(encode, file)(["a"])
+
+    def read_only(*args, **kwargs):
+        raise PermissionError("read-only file system")
+
+    monkeypatch.setattr(vector_cache.os, "utime", read_only)  # a cache baked into an image, say
+    vector_cache.cached(encode, file)(["a"])
+    assert seen == ["a"]  # encoded once: the second load read the file
+
+
 def test_a_semantic_bot_whose_model_is_missing_does_not_load(write):
     path = write(
         "bots/b.yaml", SEMANTIC_BOT.replace("  engine: semantic\n", "  engine: semantic\n  model: ./no-such-model\n")

@@ -6,14 +6,21 @@ Texts already in the file are reused; new ones are encoded and the file is rewri
 atomically. `cached_arrays` keeps other results the same way, one entry per file: a bot's
 token-vector fit, the encoder's int8 graph. Any problem with the cache (unwritable folder,
 damaged file) costs time, never correctness: what it holds is then simply computed.
+
+Files are named per bot file and id, so a bot that was moved, a temporary copy or a CI
+checkout in a new folder each run leaves one behind. Reading a file marks it used, and
+whenever one is written, the cache files nobody has read or written for `UNUSED_DAYS` are
+removed: the folder holds what is in use, not every bot ever loaded.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
 import tempfile
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +33,15 @@ __all__ = ["cache_directory", "cached", "cached_arrays"]
 
 log = logging.getLogger(__name__)
 _SLOW = 1000
+UNUSED_DAYS = 30
+_HEX16 = "[0-9a-f]" * 16
+# Only names this module writes: the folder may be shared (SUPPORTBOT_CACHE_DIR=/tmp).
+_OURS = (
+    f"vectors-{_HEX16}-{_HEX16}.npz",
+    f"tokens-{_HEX16}-{_HEX16}.npz",
+    f"encoder-{_HEX16}.npz",
+    ".supportbot-*.tmp",
+)
 
 
 def cache_directory(env: Mapping[str, str]) -> Path:
@@ -101,6 +117,9 @@ def _read(file: Path, required: Sequence[str], kind: str) -> dict[str, NDArray[A
     if not all(name in arrays for name in required):
         log.warning("ignoring the %s %s (it lacks %s)", kind, file, ", ".join(required))
         return None
+    # Used: _prune_unused keeps it. A read-only cache (baked into an image, say) is still read.
+    with contextlib.suppress(OSError):
+        os.utime(file)
     return arrays
 
 
@@ -117,11 +136,25 @@ def _write(file: Path, arrays: dict[str, NDArray[Any]]) -> None:
     temporary = None
     try:
         file.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=file.parent, suffix=".tmp", delete=False) as handle:
+        with tempfile.NamedTemporaryFile(dir=file.parent, prefix=".supportbot-", suffix=".tmp", delete=False) as handle:
             temporary = handle.name
             np.savez(handle, allow_pickle=False, **arrays)
         os.replace(temporary, file)
+        _prune_unused(file.parent)
     except OSError as exc:
         if temporary is not None and os.path.exists(temporary):
             os.unlink(temporary)
         log.warning("cannot write the cache file %s (%s); what it holds will be computed again next time", file, exc)
+
+
+def _prune_unused(folder: Path) -> None:
+    """Remove the cache files in `folder` not read or written for UNUSED_DAYS (and
+    temporary files a crash left), and nothing else that lives there."""
+    cutoff = time.time() - UNUSED_DAYS * 86400
+    for pattern in _OURS:
+        for path in folder.glob(pattern):
+            # Gone already, or not ours to remove: the cache works without it.
+            with contextlib.suppress(OSError):
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    log.info("removed the cache file %s, unused for %d days", path, UNUSED_DAYS)
