@@ -96,7 +96,9 @@ async def _anyone(request: Request, authorization: Annotated[str | None, Header(
     return _role(request, authorization, customers=True, agents=True)
 
 
-def _service(request: Request) -> SupportService:
+async def _service(request: Request) -> SupportService:
+    # async although it awaits nothing: FastAPI runs a plain `def` dependency in its thread
+    # pool, a round trip to another thread on every request for one attribute read.
     service: SupportService = request.app.state.service
     return service
 
