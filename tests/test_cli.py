@@ -99,6 +99,17 @@ def test_init_scaffolds_a_bot_that_validates_and_answers(tmp_path):
     assert json.loads(chat.output)["citations"] == ["opening-hours"]
 
 
+def test_an_init_bot_answers_are_you_human_and_hands_off_a_request_for_one(tmp_path):
+    # Its rule lists requests, not the bare word: "are you human?" is the small talk of
+    # asking what the bot is, not a request for a person.
+    invoke("init", "my-shop", "--dir", str(tmp_path))
+    stdin = "are you human?\ncan I talk to a human\n"
+    chat = invoke("chat", str(tmp_path / "bots" / "my-shop.yaml"), "--json", stdin=stdin)
+    asked, requested = [json.loads(line) for line in chat.output.splitlines() if line.startswith("{")]
+    assert (asked["action"], asked["small_talk"]) == ("answer", "bot_question")
+    assert (requested["action"], requested["handoff"]["rule"]) == ("handoff", "asks-for-human")
+
+
 def test_init_writes_a_semantic_bot_and_without_the_model_says_the_one_command_that_installs_it(tmp_path, monkeypatch):
     import importlib.util
 

@@ -44,7 +44,9 @@ escalation:
   rules:
     - id: asks-for-human
       description: The customer asks for a person.
-      if_user_says: [human, agent, real person, talk to someone]
+      # Requests, not the bare word: "are you human?" is small talk, answered with an offer of a
+      # person. Requests in other words are handed off too (asked_for_person).
+      if_user_says: [talk to a human, speak to a human, talk to an agent, talk to someone]
     - id: low-confidence-streak
       description: Two unsure replies in a row.
       if_low_confidence_turns: 2
