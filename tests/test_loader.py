@@ -346,6 +346,25 @@ def test_validate_warns_about_what_silently_breaks_matching(write):
     assert all(w.split(":")[1].isdigit() and w.split(":")[2].isdigit() for w in warnings)
 
 
+def test_validate_warns_when_a_rule_would_hand_off_a_customer_asking_what_the_bot_is(write):
+    rule = "    - id: person\n      if_user_says: [talk to a human, human, real person please]\n"
+    bot = MINIMAL_BOT.split("escalation:")[0] + "escalation:\n  rules:\n" + rule
+    path = write("bots/b.yaml", bot)
+    [warning] = [str(w) for w in load_bot(path, env={}).warnings]
+    line, column = (int(n) for n in warning.removeprefix(display_path(path) + ":").split(":")[:2])
+    assert path.read_text().splitlines()[line - 1][column - 1 :].startswith("human,")  # the phrase itself
+    assert 'rule \'person\': "human" also fires on "are you human?"' in warning and "talk to a human" in warning
+    quiet = bot + "small_talk:\n  enabled: false\n"
+    assert not load_bot(write("bots/c.yaml", quiet), env={}).warnings  # no small talk to answer it
+
+
+def test_what_the_rule_warning_calls_asking_what_the_bot_is_is_small_talk():
+    from supportbot.config.lint import _ASKING_WHAT_THE_BOT_IS
+    from supportbot.smalltalk import SmallTalk, split_small_talk
+
+    assert all(split_small_talk(q).small_talk == SmallTalk.BOT_QUESTION for q in _ASKING_WHAT_THE_BOT_IS)
+
+
 def test_validate_warns_when_no_snippet_gives_the_semantic_engine_questions_to_learn_from(write):
     faq = """\
         version: 1

@@ -52,8 +52,21 @@ def _model_warnings(config: BotConfig, doc: YamlDoc) -> list[Problem]:
     return [doc.problem(("model", "timeout_s"), message)]
 
 
+# What customers ask to learn what they are talking to: small talk, answered with the bot's
+# own reply and an offer of a person, unless a rule hands it off first.
+_ASKING_WHAT_THE_BOT_IS = (
+    "are you human?",
+    "are you a real person?",
+    "are you a bot?",
+    "is this a real person?",
+    "am I talking to a human?",
+)
+
+
 def _rule_warnings(config: BotConfig, doc: YamlDoc) -> list[Problem]:
     warnings = []
+    if config.small_talk.enabled:
+        warnings += _phrases_that_catch_small_talk(config, doc)
     for index, rule in enumerate(config.escalation.rules):
         risk = backtracking_risk(rule.if_user_matches) if rule.if_user_matches else None
         if risk:
@@ -65,6 +78,27 @@ def _rule_warnings(config: BotConfig, doc: YamlDoc) -> list[Problem]:
                     "(e.g. '^(\\w+\\s?)*$' as '^[\\w\\s]*$')",
                 )
             )
+    return warnings
+
+
+def _phrases_that_catch_small_talk(config: BotConfig, doc: YamlDoc) -> list[Problem]:
+    """`if_user_says` phrases that also fire on a customer asking what the bot is: rules come
+    first, so "human" hands off "are you human?" before small talk can answer it."""
+    from .. import textnorm
+    from ..policy import phrase_pattern  # here: policy imports this package
+
+    warnings = []
+    for index, rule in enumerate(config.escalation.rules):
+        for place, phrase in enumerate(rule.if_user_says or []):
+            pattern = phrase_pattern([phrase])
+            caught = next((q for q in _ASKING_WHAT_THE_BOT_IS if pattern.search(textnorm.fold(q))), None)
+            if caught:
+                message = (
+                    f'rule \'{rule.id}\': "{phrase}" also fires on "{caught}", which asks what the bot is (small '
+                    'talk answers it and offers a person); list requests instead ("talk to a human"): a request '
+                    "for a person in other words is handed off anyway (asked_for_person)"
+                )
+                warnings.append(doc.problem(("escalation", "rules", index, "if_user_says", place), message))
     return warnings
 
 
