@@ -25,6 +25,11 @@ _WHO = (
     r"operator|advisor|adviser|staff(?: member)?|team member|member of (?:staff|your team)|"
     r"customer (?:service|support|care)(?: agent| rep| representative| team)?|support (?:agent|staff|team|person))"
 )
+# Who, named as a person of the business (not "someone").
+_STAFF = (
+    r"(?:(?:a|an|the|one of your)\s+)?(?:(?:real|live|actual)\s+)?"
+    r"(?:human being|human|person|agent|representative|rep|manager|supervisor|operator|staff member|member of staff)"
+)
 _TALK = r"(?:speak|talk|chat|get through)\s+(?:to|with)"
 _PLEASE = r"(?:\s*(?:please|pls|plz|now|asap|right now))*"
 _REQUESTS = (
@@ -39,6 +44,11 @@ _REQUESTS = (
     rf"(?:please\s+)?{_TALK}\s+{_WHO}",
     # "is there a person I can talk to", "is there a real human"
     rf"is there\s+{_WHO}",
+    # "can I get a human", "could we have a real person"
+    rf"(?:can|could|may)\s+(?:i|we)\s+(?:please\s+)?(?:get|have)\s+{_WHO}",
+    # "can a real person help me", "could an agent look at this": not "can someone help me",
+    # which asks for help, from whoever answers
+    rf"(?:can|could)\s+{_STAFF}\s+(?:help|look|check|call|contact|get back)",
 )
 # The request opens the message (after a greeting or "hi, um"); the rest may say why.
 _OPENING = r"^(?:(?:hi|hello|hey|ok|okay|so|um+|uh+|excuse me|sorry)[\s,.!]*)*"

@@ -25,6 +25,8 @@ pytestmark = pytest.mark.anyio
         "connect me with customer service",
         "we need a real person asap",
         "Could I please speak to a member of staff?",
+        "can I get a human",
+        "can a real person help me",
     ],
 )
 def test_a_request_for_a_person_is_recognised(text):
@@ -41,6 +43,8 @@ def test_a_request_for_a_person_is_recognised(text):
         "can I talk to you about my subscription",
         "human resources asked for an invoice",
         "i want a refund",
+        "can I get a replacement card",
+        "can a person use two cards",
     ],
 )
 def test_the_word_alone_is_no_request(text):
