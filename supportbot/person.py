@@ -18,18 +18,18 @@ from . import textnorm
 
 __all__ = ["asks_for_person"]
 
+# Who works for the business, named by role.
+_STAFF_ROLE = (
+    r"human being|human|person|agent|representative|rep|manager|supervisor|operator|staff member|member of staff"
+)
 # Who: someone who works for the business.
 _WHO = (
     r"(?:(?:a|an|the|some|your|one of your)\s+)?(?:(?:real|live|actual|human)\s+)?"
-    r"(?:human being|human|person|people|someone|somebody|agent|representative|rep|manager|supervisor|"
-    r"operator|advisor|adviser|staff(?: member)?|team member|member of (?:staff|your team)|"
+    rf"(?:{_STAFF_ROLE}|people|someone|somebody|advisor|adviser|staff|team member|member of your team|"
     r"customer (?:service|support|care)(?: agent| rep| representative| team)?|support (?:agent|staff|team|person))"
 )
-# Who, named as a person of the business (not "someone").
-_STAFF = (
-    r"(?:(?:a|an|the|one of your)\s+)?(?:(?:real|live|actual)\s+)?"
-    r"(?:human being|human|person|agent|representative|rep|manager|supervisor|operator|staff member|member of staff)"
-)
+# Who, named by role (not "someone").
+_STAFF = rf"(?:(?:a|an|the|one of your)\s+)?(?:(?:real|live|actual)\s+)?(?:{_STAFF_ROLE})"
 _TALK = r"(?:speak|talk|chat|get through)\s+(?:to|with)"
 _PLEASE = r"(?:\s*(?:please|pls|plz|now|asap|right now))*"
 _REQUESTS = (

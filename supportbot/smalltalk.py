@@ -205,28 +205,21 @@ _PHRASES: dict[SmallTalk, tuple[str, ...]] = {
         "what are you",
         # Asking whether a person is there is asking what the bot is: it says so and offers
         # one ("I want a human" is a request for a person, handed off: person.py).
+        *(
+            f"{asking} {person}"
+            for asking in ("are you", "is this", "am i talking to", "am i chatting with")
+            for person in ("a human", "a person", "a real person")
+        ),
         "are you human",
-        "are you a human",
-        "are you a person",
-        "are you a real person",
         "are you a real human",
         "are you a chatbot",
         "are you a machine",
         "are you automated",
         "is this a chatbot",
-        "is this a human",
-        "is this a person",
-        "is this a real person",
         "is this ai",
         "is this an ai",
-        "am i talking to a human",
-        "am i talking to a person",
-        "am i talking to a real person",
         "am i talking to a machine",
         "am i talking to an ai",
-        "am i chatting with a human",
-        "am i chatting with a person",
-        "am i chatting with a real person",
         "are you a bot or a human",
         "are you a bot or a real person",
         "are you human or a bot",
