@@ -17,6 +17,7 @@ __all__ = ["NgramIndex"]
 
 _COMMON_CHAR_GRAMS = 0.2  # share of texts above which a character gram is not indexed...
 _COMMON_MIN = 1000  # ...when that is this many texts: small bots keep them all
+_SPELLED_MAX = 50_000  # words whose character-gram columns are remembered
 _WORD = re.compile(r"(?u)\b\w\w+\b")
 
 
@@ -96,16 +97,27 @@ class NgramIndex:
         self.rows = rows[order].astype(np.int32)
         self.values = weight[order].astype(np.float32)
         self.starts = np.concatenate([[0], np.cumsum(np.bincount(gram, minlength=len(self.vocabulary)))])
+        self._spelled: dict[str, list[int]] = {}
 
-    def _query(self, found: Counter[str]) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
-        """The indexed grams of one block of the query and their unit-normalised weights."""
+    def _columns(self, word: str) -> list[int]:
+        """The indexed columns (idf above 0) of one word's character grams, remembered: a
+        customer's words repeat far more than they vary."""
+        columns = self._spelled.get(word)
+        if columns is None:
+            if len(self._spelled) >= _SPELLED_MAX:
+                self._spelled.clear()
+            get, idf = self.vocabulary.get, self.idf
+            found = (get(gram, -1) for gram in _word_char_grams(word))
+            columns = self._spelled[word] = [c for c in found if c >= 0 and idf[c] > 0]
+        return columns
+
+    def _query(self, found: Counter[int]) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        """One block of the query (indexed columns and their counts) as unit-normalised weights."""
         import numpy as np
 
-        columns = np.fromiter((self.vocabulary.get(g, -1) for g in found), dtype=np.int64, count=len(found))
+        columns = np.fromiter(found.keys(), dtype=np.int64, count=len(found))
         counts = np.fromiter(found.values(), dtype=np.float64, count=len(found))
-        known = columns >= 0
-        columns = columns[known]
-        weights = (1 + np.log(counts[known])) * self.idf[columns]
+        weights = (1 + np.log(counts)) * self.idf[columns]
         norm = np.sqrt(weights @ weights)
         return columns, weights / norm if norm > 0 else weights
 
@@ -113,7 +125,10 @@ class NgramIndex:
         """Cosine (0..1) of `text` with every indexed text."""
         import numpy as np
 
-        blocks = [self._query(Counter(_word_grams(text))), self._query(Counter(_char_grams(text)))]
+        get = self.vocabulary.get
+        words = Counter(c for c in (get(g, -1) for g in _word_grams(text)) if c >= 0)
+        chars = Counter(c for word in text.lower().split() for c in self._columns(word))
+        blocks = [self._query(words), self._query(chars)]
         columns = np.concatenate([c for c, _ in blocks])
         weights = np.concatenate([w for _, w in blocks])
         # The postings of all the query's grams, gathered in one go.
