@@ -189,6 +189,13 @@ _PHRASES: dict[SmallTalk, tuple[str, ...]] = {
         "amazing",
         "wonderful",
         "fantastic",
+        # Laughter goes with what it is said beside ("lol ok bye" is a goodbye); alone, it
+        # acknowledges.
+        "lol",
+        "haha",
+        "hahaha",
+        "hehe",
+        "lmao",
     ),
     SmallTalk.BOT_QUESTION: (
         "are you a bot",
@@ -235,6 +242,7 @@ _SYMBOLS = {
     "🙏": SmallTalk.THANKS,
     "👋": SmallTalk.GREETING,
     "😊": SmallTalk.ACKNOWLEDGEMENT,
+    "😂": SmallTalk.ACKNOWLEDGEMENT,
 }
 _SEPARATORS = r"[\s,.!?;:\-–—~)(]*"
 

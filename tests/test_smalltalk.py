@@ -38,6 +38,11 @@ pytestmark = pytest.mark.anyio
         ("you too, bye", SmallTalk.GOODBYE),
         ("hello? anyone there?", SmallTalk.GREETING),
         ("Help!", SmallTalk.GREETING),
+        # Laughter goes with what it is said beside.
+        ("lol ok bye", SmallTalk.GOODBYE),
+        ("haha thanks!", SmallTalk.THANKS),
+        ("hehe ok cool", SmallTalk.ACKNOWLEDGEMENT),
+        ("😂", SmallTalk.ACKNOWLEDGEMENT),
     ],
 )
 def test_small_talk_is_recognised_by_its_kind(text, kind):
@@ -82,6 +87,8 @@ def test_a_greeting_that_carries_a_question_is_the_question(text, question):
         "andy from accounts asked me to write",
         "helpful?",
         "what's up with the extra fee i got?",
+        "lol where is my order",
+        "lolly pops?",
     ],
 )
 def test_small_talk_words_inside_a_question_leave_it_alone(text):
