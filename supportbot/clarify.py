@@ -56,11 +56,20 @@ def judge_retrieval(
     ranked = sorted(candidates, key=lambda c: c.match, reverse=True)
     best = ranked[0] if ranked else None
     best_match = best.match if best else 0.0
-    if handoff_match > 0 and handoff_match >= best_match:
-        return Verdict(
-            Evidence.HANDOFF_EXAMPLE, (), f"the message resembles a hand-off example (match {handoff_match:.2f})"
-        )
     level = max((c.evidence for c in ranked), default=0.0)
+    if handoff_match > 0 and handoff_match >= best_match:
+        if handoff_match >= clarify_score:
+            detail = f"the message resembles a hand-off example (match {handoff_match:.2f})"
+            return Verdict(Evidence.HANDOFF_EXAMPLE, (), detail)
+        # Nearer a hand-off example than any snippet, but near neither ("what trees change
+        # colour in autumn"): handed off all the same, as a question nothing answers, so that
+        # agents and the gaps report see it for what it is.
+        found = f"best match {best.snippet.id} at {level:.2f}, " if best else ""
+        detail = (
+            f"no FAQ entry matches this message well enough ({found}hand-off examples at "
+            f"{handoff_match:.2f}; needs {clarify_score:.2f})"
+        )
+        return Verdict(Evidence.NO_MATCH, (), detail)
     if best is None or level < clarify_score:
         found = f"best match {best.snippet.id} at {level:.2f}" if best else "no snippet shares a word with it"
         detail = f"no FAQ entry matches this message well enough ({found}; needs {min_score:.2f})"

@@ -31,6 +31,16 @@ def test_retrieval_says_match_unsure_no_match_or_handoff_example():
     assert judge_retrieval([candidate("a", 0.7)], 0.8, 0.5, 0.35).evidence == Evidence.HANDOFF_EXAMPLE
 
 
+def test_a_message_near_neither_a_snippet_nor_a_hand_off_example_matches_nothing():
+    # Handed off either way; the reason says nothing matched, not that it resembles a hand-off
+    # example ("what trees change colour in autumn" to a bank's bot).
+    verdict = judge_retrieval([candidate("a", 0.2)], 0.3, 0.5, 0.35)
+    assert verdict.evidence == Evidence.NO_MATCH and verdict.options == ()
+    assert "hand-off examples at 0.30" in verdict.detail
+    assert judge_retrieval([], 0.3, 0.5, 0.35).evidence == Evidence.NO_MATCH
+    assert judge_retrieval([candidate("a", 0.2)], 0.35, 0.5, 0.35).evidence == Evidence.HANDOFF_EXAMPLE
+
+
 def test_a_clarification_also_offers_a_runner_up_just_under_the_floor():
     # The right snippet is often the runner-up just below clarify_score; one far below is noise.
     unsure = judge_retrieval([candidate("a", 0.45), candidate("b", 0.27), candidate("c", 0.2)], 0.0, 0.5, 0.35)
@@ -134,6 +144,23 @@ async def test_nothing_close_is_no_match_before_any_model_call(bot):
     decision = await Engine(bot, provider).turn(Conversation(bot.id), "what's the weather in Paris?")
     assert decision.handoff.rule == "no_match" and provider.requests == []
     assert "no FAQ entry matches" in decision.handoff.detail and decision.handoff.reason.startswith("None of our help")
+
+
+async def test_only_a_message_near_a_hand_off_example_is_handed_off_as_one(write):
+    from conftest import MINIMAL_BOT
+
+    text = MINIMAL_BOT.replace("  min_score: 0.0\n", "  min_score: 0.9\n  clarify_score: 0.45\n").replace(
+        "  handoff_message: A person will take over.\n",
+        "  handoff_message: A person will take over.\n  handoff_examples: [my card was stolen]\n",
+    )
+    bot = load_bot(write("bots/examples.yaml", text), env={})
+    engine = Engine(bot, ScriptedProvider([]))
+    stolen = await engine.turn(Conversation(bot.id), "my card was stolen yesterday")
+    assert stolen.handoff.rule == "handoff_example"
+    # One shared word: nearer the hand-off example than any snippet, but near neither. The
+    # gaps report counts no_match as a question the FAQ lacks.
+    games = await engine.turn(Conversation(bot.id), "which card games do you sell?")
+    assert games.handoff.rule == "no_match" and "hand-off examples at" in games.handoff.detail
 
 
 async def test_a_follow_up_that_matches_only_with_the_message_before_it_is_answered(write):
