@@ -32,10 +32,6 @@ def _word_char_grams(word: str) -> list[str]:
     return [padded[i : i + n] for n in range(2, min(5, len(padded)) + 1) for i in range(len(padded) - n + 1)]
 
 
-def _char_grams(text: str) -> list[str]:
-    return [g for word in text.lower().split() for g in _word_char_grams(word)]
-
-
 def _count_grams(texts: Sequence[str]) -> tuple[dict[str, int], list[int], list[int], list[int]]:
     """The vocabulary, and a (gram, count, block) triple per distinct gram of each text's
     word block (2 * row) and character block (2 * row + 1)."""
