@@ -362,7 +362,8 @@ class Engine:
         closeness = self.retriever.closeness(reply.reply, cited) if cited else 1.0
         floor = CLOSENESS_FLOOR[self.bot.config.knowledge.engine][mode]
         passages = [f"{s.title}\n{s.answer}" for s in cited or offered.values()]
-        return check_grounding(reply.reply, passages, customer, closeness, mode, floor)
+        own = [self.bot.config.name, self.bot.config.system_prompt]
+        return check_grounding(reply.reply, passages, customer, closeness, mode, floor, own)
 
     def _handoff(
         self,

@@ -103,7 +103,7 @@ async def test_citations_not_in_the_prompt_never_reach_the_decision(bot):
 
 
 async def test_two_uncited_answers_in_a_row_fire_the_streak_rule(bot):
-    steps = [reply(citations=()), reply(citations=())]
+    steps = [reply(text="It is on its way.", citations=()), reply(text="It takes a few days.", citations=())]
     decisions, _, _ = await run(bot, steps, "Where is my package?", "How long does delivery take?")
     assert decisions[0].action == "answer"
     assert decisions[1].action == "handoff" and decisions[1].handoff.rule == "unsure-twice"

@@ -10,7 +10,7 @@ import pytest
 from conftest import MINIMAL_BOT, run
 
 from supportbot import load_bot
-from supportbot.grounding import check_grounding, facts, unsupported_facts
+from supportbot.grounding import check_grounding, facts, names, unsupported_facts, unsupported_names
 
 pytestmark = pytest.mark.anyio
 
@@ -103,6 +103,42 @@ def test_lenient_checks_only_what_a_customer_acts_on():
     ]
 
 
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("You can top up with American Express debit cards.", ["American Express"]),
+        # The first word of a sentence, a list item or a clause after a colon is no name to it.
+        ("Cards arrive within 5 days. Track them in the app.", []),
+        ("1. Open Cards > Show PIN.", ["Cards", "Show PIN"]),
+        ("Go to 'Settings' > 'Billing'.", ["Settings", "Billing"]),
+        # The customer's own name, said back; "I" and a one-letter unit are no names either.
+        ("Hi Sarah! I'm sure it ships on Monday.", ["Monday"]),
+        ("Thanks, Sarah. A charge of 1L is a fee.", []),
+        ("We follow McDonald's rules.", ["McDonald"]),
+    ],
+)
+def test_names_are_runs_of_capitalised_words_mid_sentence(text, found):
+    assert names(text) == found
+
+
+def test_a_name_must_come_from_the_snippets_or_the_bots_own_words():
+    snippet = "Top-ups\nYou can top up with Visa and Mastercard debit and credit cards."
+    customer = ["can I top up with american express at an ATM?"]
+    # The customer's word for it backs nothing: the snippet says which cards.
+    said = "You can top up with American Express cards at any ATM."
+    assert unsupported_names(said, [snippet], customer) == ["the name 'American Express'"]
+    assert unsupported_names("You can top up with your Visa card.", [snippet], customer) == []
+    # An acronym the customer used may be said back; the bot's own name is its own.
+    own = ["Bean There Coffee Support", "You are the assistant of Bean There Coffee Co."]
+    assert unsupported_names("Thanks for asking Bean There: any ATM works with Visa.", [snippet, *own], customer) == []
+
+
+def test_names_are_checked_in_strict_mode_only():
+    said = "Standard shipping with DHL takes 3 to 5 business days."
+    assert check_grounding(said, [SNIPPET], [], 0.9, "strict", 0.3) == ["the name 'DHL'"]
+    assert check_grounding(said, [SNIPPET], [], 0.9, "lenient", 0.15) == []
+
+
 def test_the_modes():
     invented = "Shipping costs $9."
     assert check_grounding(invented, [SNIPPET], [], 0.9, "strict", 0.3) == ["the price '$9'"]
@@ -123,6 +159,14 @@ async def test_an_invented_number_gets_one_repair_request_naming_it(bot):
     note = provider.requests[1].messages[-1]["content"]
     assert "not supported by the snippets it cites: the number '1'; the number '2'" in note
     assert provider.requests[1].messages[-2] == {"role": "assistant", "content": invented}
+
+
+async def test_a_name_the_snippet_does_not_give_gets_a_repair_request_naming_it(bot):
+    invented = reply("Standard shipping with FedEx takes 3 to 5 business days.")
+    faithful = reply("Standard shipping takes 3 to 5 business days.")
+    [decision], provider, _ = await run(bot, [invented, faithful], "Do you ship with FedEx?")
+    assert decision.reply == "Standard shipping takes 3 to 5 business days." and decision.attempts == 2
+    assert "the name 'FedEx'" in provider.requests[1].messages[-1]["content"]
 
 
 async def test_a_model_that_keeps_inventing_is_handed_off_with_a_reason_of_its_own(bot):

@@ -196,7 +196,7 @@ def test_an_answer_citing_a_snippet_that_does_not_exist_is_handed_off_and_never_
             "action": "answer",
             "citations": ["no-such-snippet"],
             "confidence": 0.95,
-            "reply": "We ship to Mars.",
+            "reply": "We ship everywhere.",
             "handoff_reason": None,
         }
     )
