@@ -173,7 +173,8 @@ def names(text: str) -> list[str]:
         if run and (not word[0].isupper() or between.strip()):
             found.append(" ".join(run))
             run = []
-        opens = _OPENS.search(text[: match.start()]) is not None
+        # Searched from the previous word on: what opens a sentence lies between the two.
+        opens = _OPENS.search(text, end, match.start()) is not None
         addressed = previous.lower() in _ADDRESSING and not between.strip(" ,")
         if word[0].isupper() and (run or not (opens or addressed or word.lower() in _NOT_NAMES or len(word) == 1)):
             run.append(re.sub(r"['’]s$", "", word))
