@@ -54,6 +54,9 @@ async def test_example_bots_answer_their_faq_offline(bot_name, question, snippet
     ("bot_name", "question", "rule"),
     [
         ("bean-there", "my grinder arrived smashed", "damaged-or-unsafe"),
+        ("bean-there", "the bag arrived split open and beans everywhere", "damaged-or-unsafe"),
+        ("bean-there", "the bag came ripped open", "damaged-or-unsafe"),
+        ("bean-there", "is the tin airtight, or does it leak?", "no_match"),
         ("bean-there", "what's the weather tomorrow?", "no_match"),
         ("ledgerly-billing", "my card is 4111 1111 1111 1111", "card-number-shared"),
         ("ledgerly-billing", "please delete my account", "wants-to-close-account"),
