@@ -34,14 +34,11 @@ from typing import Any
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
-DATASETS = REPO.parent / "shared" / "datasets"
-HANDOFF_EXAMPLES = 81
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from eval_bots import DEFAULT_DATASETS, read_jsonl  # standard library only, as this venv has no supportbot
+
+HANDOFF_EXAMPLES = 81  # as bench/few_shot.py (which needs supportbot to import)
 ID_OOS_TARGET = 0.855
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def encoder(model_dir: str) -> Any:
@@ -65,7 +62,9 @@ def encoder(model_dir: str) -> Any:
     return encode
 
 
-def ceiling(encode: Any, train: list[dict[str, Any]], valid: list[dict[str, Any]], k: int) -> dict[str, float]:
+def scores(encode: Any, train: list[dict[str, Any]], valid: list[dict[str, Any]], k: int) -> tuple[Any, ...]:
+    """Per valid query: the snippets ranked, the best snippet's match, the best hand-off
+    example's match, and the expected snippet's place (-1 for out of scope)."""
     questions: dict[str, list[str]] = {}
     for row in train:
         if row["kind"] == "in-scope" and len(questions.setdefault(row["expect"], [])) < k:
@@ -81,13 +80,15 @@ def ceiling(encode: Any, train: list[dict[str, Any]], valid: list[dict[str, Any]
     similarity = queries @ encode(probes).T
     owners = np.array(owner)
     per_snippet = np.stack([similarity[:, owners == i].max(1) for i in range(len(intents))], axis=1)
-    handoff_match = (queries @ encode(handoff).T).max(1)
-    ranked = np.argsort(-per_snippet, axis=1)
-    best = per_snippet.max(1)
-    kinds = np.array([row["kind"] for row in valid])
-    in_scope = kinds == "in-scope"
     position = {intent: i for i, intent in enumerate(intents)}
     expected = np.array([position.get(row.get("expect") or "", -1) for row in valid])
+    return np.argsort(-per_snippet, axis=1), per_snippet.max(1), (queries @ encode(handoff).T).max(1), expected
+
+
+def ceiling(encode: Any, train: list[dict[str, Any]], valid: list[dict[str, Any]], k: int) -> dict[str, float]:
+    ranked, best, handoff_match, expected = scores(encode, train, valid, k)
+    kinds = np.array([row["kind"] for row in valid])
+    in_scope = kinds == "in-scope"
     in_three = (ranked[:, :3] == expected[:, None]).any(1) & in_scope
     first = (ranked[:, 0] == expected) & in_scope
     for floor in np.arange(0.0, 1.0, 0.005):
@@ -107,7 +108,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("models", nargs="+", help="sentence-transformers model directories")
     parser.add_argument("--k", type=int, nargs="+", default=[5, 10])
-    parser.add_argument("--datasets", type=Path, default=DATASETS)
+    parser.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS)
     args = parser.parse_args()
     folder = args.datasets / "banking77_oos"
     if not folder.exists():
