@@ -43,6 +43,18 @@ pytestmark = pytest.mark.anyio
         ("haha thanks!", SmallTalk.THANKS),
         ("hehe ok cool", SmallTalk.ACKNOWLEDGEMENT),
         ("😂", SmallTalk.ACKNOWLEDGEMENT),
+        # Saying the answer worked is thanks; wishing well, a greeting; "r u" is "are you".
+        ("cheers, that sorted it", SmallTalk.THANKS),
+        ("That worked, thanks!", SmallTalk.THANKS),
+        ("great, thank you so much for your help!", SmallTalk.THANKS),
+        ("hello, hope you're well", SmallTalk.GREETING),
+        ("hi, how are you today?", SmallTalk.GREETING),
+        ("have a lovely weekend", SmallTalk.GOODBYE),
+        ("nope that's all", SmallTalk.GOODBYE),
+        ("okie dokie", SmallTalk.ACKNOWLEDGEMENT),
+        ("R U HUMAN?", SmallTalk.BOT_QUESTION),
+        ("am i speaking to a bot?", SmallTalk.BOT_QUESTION),
+        ("what's your name", SmallTalk.BOT_QUESTION),
     ],
 )
 def test_small_talk_is_recognised_by_its_kind(text, kind):
@@ -89,6 +101,13 @@ def test_a_greeting_that_carries_a_question_is_the_question(text, question):
         "what's up with the extra fee i got?",
         "lol where is my order",
         "lolly pops?",
+        # What says an answer worked is small talk only as the whole message.
+        "i wanted to top up my account and it doesn't look like it worked",
+        "it worked yesterday but now the app crashes",
+        "sorted by date?",
+        "who am i talking to about a refund",
+        "super slow delivery, where is it",
+        "am i talking to the right team about invoices",
     ],
 )
 def test_small_talk_words_inside_a_question_leave_it_alone(text):
