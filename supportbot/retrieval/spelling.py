@@ -30,6 +30,50 @@ _SHORTEST = 4  # shorter words have too many neighbours one edit away to guess b
 # a 100,000-letter message must not cost seconds.
 _LONGEST = 30
 
+# Chat shorthand for words a support FAQ uses ("cancel my sub", "reset my pw"). The encoder
+# reads "sub" as a sandwich or a prefix: "i want to cancel my sub" matched the bean-there
+# bot's cancellation snippet at 0.57, "... my subscription" at 0.85. Spelled out only to a
+# word the bot itself uses, and never where the bot uses the short form.
+_SHORTHAND = {
+    "sub": "subscription",
+    "subs": "subscriptions",
+    "acct": "account",
+    "acc": "account",
+    "accnt": "account",
+    "pw": "password",
+    "pwd": "password",
+    "passwd": "password",
+    "addr": "address",
+    "msg": "message",
+    "msgs": "messages",
+    "pmt": "payment",
+    "pymt": "payment",
+    "amt": "amount",
+    "txn": "transaction",
+    "txns": "transactions",
+    "qty": "quantity",
+    "pkg": "package",
+    "tmrw": "tomorrow",
+    "tmr": "tomorrow",
+    "wk": "week",
+    "wks": "weeks",
+    "mth": "month",
+    "mths": "months",
+    "yr": "year",
+    "yrs": "years",
+    "hr": "hour",
+    "hrs": "hours",
+    "mins": "minutes",
+    "thru": "through",
+    "pls": "please",
+    "plz": "please",
+    "u": "you",
+    "ur": "your",
+    "r": "are",
+    "cuz": "because",
+    "coz": "because",
+}
+
 
 class Respeller:
     """Mends a message's misspellings towards the words of `texts` (see the module docstring)."""
@@ -48,7 +92,11 @@ class Respeller:
         return _WORD.sub(lambda match: self.word(match.group()), text.lower())
 
     def word(self, word: str) -> str:
-        if not _SHORTEST <= len(word) <= _LONGEST or word in self.frequency or self.known(word):
+        if word in self.frequency:
+            return word
+        if self.frequency[spelled := _SHORTHAND.get(word, "")]:
+            return spelled
+        if not _SHORTEST <= len(word) <= _LONGEST or self.known(word):
             return word
         candidates = {c for form in _deletions(word) for c in self.forms.get(form, ())}
         close = sorted((c for c in candidates if _distance(word, c) == 1), key=lambda c: -self.frequency[c])
