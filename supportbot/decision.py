@@ -17,6 +17,7 @@ PUBLIC_REASONS = {
     "handoff_example": "This is something a person from our team handles.",
     "unsure_twice": "The assistant could not find the right answer.",
     "asked_for_person": "You asked for a person.",
+    "not_helped": "You said the answer did not help.",
     "low_confidence": "The assistant was not sure enough of its answer.",
     "unknown_citations": "The assistant's answer was not backed by our help articles.",
     "no_citations": "The assistant's answer was not backed by our help articles.",

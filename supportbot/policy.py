@@ -20,6 +20,7 @@ import regex
 from . import textnorm
 from .config import Escalation
 from .decision import Handoff, builtin_handoff
+from .not_helped import says_not_helped
 from .person import asks_for_person
 from .reply import ModelReply
 
@@ -167,6 +168,8 @@ def decide_pre_model(
             return Handoff(rule=rule.id, reason=rule.reason, detail=TIMED_OUT)
     if rules.hand_off_on_request and asks_for_person(cleaned):
         return builtin_handoff("asked_for_person")
+    if facts.bot_turns and says_not_helped(cleaned):
+        return builtin_handoff("not_helped", "the customer said the bot's last answer did not help")
     if rules.max_bot_turns is not None and facts.bot_turns >= rules.max_bot_turns:
         detail = f"the bot has answered {facts.bot_turns} times in this conversation (limit {rules.max_bot_turns})"
         return builtin_handoff("max_bot_turns", detail)
