@@ -96,6 +96,24 @@ def test_tokens_are_priced_by_the_bots_model_and_cached_tokens_at_the_cached_rat
     assert cost(Price(1, 1, 1), prompt=10, completion=0, cached=20) == pytest.approx(20 / 1_000_000)
 
 
+def test_answers_the_next_message_said_missed_or_rated_down_are_the_ones_that_did_not_help():
+    missed = conversation(
+        "a", ("customer", "delivery?", answer("delivery")), ("bot", "3 days.", None),
+        ("customer", "that's not what i asked", handoff("not_helped")), ("bot", "A person...", None),
+    )  # fmt: skip
+    rated = conversation(
+        "b", ("customer", "delivery?", answer("delivery")), ("bot", "3 days.", None), ratings={2: "down"}
+    )
+    helped = conversation(
+        "c", ("customer", "track?", answer("track")), ("bot", "Here.", None),
+        ("customer", "and returns?", handoff("no_match")), ("bot", "A person...", None),
+    )  # fmt: skip
+    report = report_of(missed, rated, helped, facts=BotFacts(snippets={"delivery": "Delivery", "track": "Tracking"}))
+    assert report["did_not_help"] == [
+        {"snippet": "delivery", "title": "Delivery", "answers": 2, "not_helped": 1, "rated_down": 1}
+    ]
+
+
 def test_snippets_never_cited_are_the_least_cited_when_the_bot_file_is_known():
     talk = conversation("a", ("customer", "q", answer("track")), ("bot", "a", None))
     report = report_of(talk, facts=BotFacts(snippets={"track": "Tracking", "refunds": "Refunds"}))

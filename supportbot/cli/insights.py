@@ -132,6 +132,10 @@ def _print_report(data: dict[str, Any]) -> None:
         most = ", ".join(f"{c['snippet']} {c['answers']}" for c in bot["most_cited"]) or "none"
         least = ", ".join(f"{c['snippet']} {c['answers']}" for c in bot["least_cited"]) or "none"
         out.print(f"most cited: {most}\nleast cited: {least}", markup=False)
+        missed = ", ".join(
+            f"{c['snippet']} {c['not_helped'] + c['rated_down']} of {c['answers']}" for c in bot["did_not_help"]
+        )
+        out.print(f"answers that did not help ('that didn't help', rated down): {missed or 'none'}", markup=False)
 
 
 def _cells(row: dict[str, Any]) -> list[str]:

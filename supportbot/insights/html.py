@@ -65,6 +65,7 @@ def _bot_section(bot: dict[str, Any]) -> str:
         f"<h3>Per day</h3>{_day_table(bot['days'])}"
         f"<h3>Most cited snippets</h3>{_cited_table(bot['most_cited'])}"
         f"<h3>Least cited snippets</h3>{_cited_table(bot['least_cited'])}"
+        f"<h3>Answers that did not help</h3>{_missed_table(bot['did_not_help'])}"
         "</section>"
     )
 
@@ -207,3 +208,15 @@ def _cited_table(rows: list[dict[str, Any]]) -> str:
         for r in rows
     )
     return f"<table><thead><tr><th>Snippet</th><th>Title</th><th>Answers</th></tr></thead><tbody>{body}</tbody></table>"
+
+
+def _missed_table(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "<p class='muted'>No customer said an answer did not help, and none was rated down.</p>"
+    body = "".join(
+        f"<tr><td>{escape(r['snippet'])}</td><td>{escape(r['title'] or '')}</td><td>{r['answers']}</td>"
+        f"<td>{r['not_helped']}</td><td>{r['rated_down']}</td></tr>"
+        for r in rows
+    )
+    head = "<tr><th>Snippet</th><th>Title</th><th>Answers</th><th>Said it did not help</th><th>Rated down</th></tr>"
+    return f"<table><thead>{head}</thead><tbody>{body}</tbody></table>"

@@ -9,7 +9,9 @@ Definitions (the README lists them too):
   had it, `already_handed_off`, are turns but not new hand-offs);
 - unanswered: hand-offs for want of an answer (turns.NO_ANSWER_RULES), not a bot rule;
 - clarifications picked: the customer's next message was answered with an offered snippet;
-- feedback: ratings of the bot's replies to that day's turns.
+- feedback: ratings of the bot's replies to that day's turns;
+- did not help: per snippet, answers citing it that the customer's next message said missed
+  (`not_helped`) or that were rated down: the answers to rewrite first.
 """
 
 from __future__ import annotations
@@ -82,6 +84,7 @@ def _bot_report(
         "days": [{"day": day, **_figures(*days[day], price)} for day in sorted(days)],
         "handoffs": _handoffs(turns),
         **_cited(turns, facts.snippets),
+        "did_not_help": _did_not_help(turns, facts.snippets),
     }
     return report
 
@@ -145,3 +148,29 @@ def _cited(turns: Sequence[Turn], snippets: Mapping[str, str]) -> dict[str, list
 
     least = sorted(counts.items(), key=lambda item: (item[1], item[0]))[:_CITED]
     return {"most_cited": [row(s, n) for s, n in ranked[:_CITED] if n], "least_cited": [row(s, n) for s, n in least]}
+
+
+def _did_not_help(turns: Sequence[Turn], snippets: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Per snippet, its answers that the customer's next message said did not help
+    (`not_helped`) or that were rated down; the most such first."""
+    said: Counter[str] = Counter()
+    rated_down: Counter[str] = Counter()
+    answers = Counter(c for t in turns if t.action == "answer" for c in t.citations)
+    for turn, following in zip(turns, [*turns[1:], None], strict=True):
+        if turn.action != "answer":
+            continue
+        if following and following.conversation_id == turn.conversation_id and following.rule == "not_helped":
+            said.update(turn.citations)
+        if turn.rating and turn.rating.rating == "down":
+            rated_down.update(turn.citations)
+    missed = sorted(set(said) | set(rated_down), key=lambda s: (-(said[s] + rated_down[s]), s))
+    return [
+        {
+            "snippet": s,
+            "title": snippets.get(s),
+            "answers": answers[s],
+            "not_helped": said[s],
+            "rated_down": rated_down[s],
+        }
+        for s in missed[:_CITED]
+    ]
