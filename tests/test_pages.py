@@ -49,6 +49,8 @@ def server(tmp_path) -> Iterator[ServerProcess]:
 
 
 def test_handoff_agent_reply_release_and_the_bot_answers_again(browser, server, tmp_path):
+    from playwright.sync_api import expect  # the browser fixture has it, or the test was skipped
+
     customer = browser.new_page()  # type: ignore[attr-defined]
     agent = browser.new_page()  # type: ignore[attr-defined]
     customer.goto(server.url + "/")
@@ -72,6 +74,12 @@ def test_handoff_agent_reply_release_and_the_bot_answers_again(browser, server, 
 
     customer.wait_for_selector(".msg.agent >> text=Hi, this is Maria. How can I help?", timeout=15_000)
     customer.wait_for_selector("[data-testid=state][data-state=agent_active]")
+    # What the customer writes to Maria is hers to answer: the bot does not repeat its hand-off.
+    bots = customer.locator(".msg.bot").count()
+    say(customer, "my parcel is late, can you check it?")
+    expect(customer.locator(".msg.bot")).to_have_count(bots)
+    customer.wait_for_selector(".msg.customer >> text=my parcel is late, can you check it?")
+    assert customer.locator("[data-testid=handoff-notice]").count() == 1
     customer.screenshot(path=str(tmp_path / "chat.png"))
     agent.screenshot(path=str(tmp_path / "agent.png"))
 

@@ -62,6 +62,8 @@ def ask(page: object, text: str) -> None:
 
 
 def test_the_widget_answers_hands_off_shows_the_agents_reply_and_resumes(browser, server, site):  # noqa: F811
+    from playwright.sync_api import expect  # the browser fixture has it, or the test was skipped
+
     origin, folder = site
     shop_page(folder, server)
     customer = browser.new_page()  # type: ignore[attr-defined]
@@ -87,11 +89,16 @@ def test_the_widget_answers_hands_off_shows_the_agents_reply_and_resumes(browser
     agent.fill("[data-testid=reply-text]", "Hi, Maria here: your parcel is with the courier.")
     agent.click("[data-testid=reply-send]")
     customer.wait_for_selector(".msg.agent >> text=your parcel is with the courier", timeout=15_000)
+    # What the customer writes to Maria is hers to answer: the bot does not repeat its hand-off.
+    bots = customer.locator(".msg.bot").count()
+    ask(customer, "thanks Maria, when will it arrive?")
+    expect(customer.locator(".msg.bot")).to_have_count(bots)
+    assert customer.locator("[data-testid=widget-notice]").count() == 1
 
     customer.reload()
     customer.click("[data-testid=widget-open]")
     customer.wait_for_selector(".msg.agent >> text=your parcel is with the courier")
-    assert customer.locator(".msg.customer").count() == 2
+    assert customer.locator(".msg.customer").count() == 3
     customer.set_viewport_size({"width": 375, "height": 700})  # a phone: the chat fills the screen
     box = customer.locator(".panel").bounding_box()
     assert box is not None and box["width"] == 375

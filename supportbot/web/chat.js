@@ -35,6 +35,9 @@ function newConversation() {
 }
 
 function renderDecision(target, decision) {
+  // Written while the team has the conversation: the message is theirs to answer, and the bot
+  // says nothing (not its hand-off message again under each line the customer writes to Maria).
+  if (decision.handoff && decision.handoff.rule === "already_handed_off") { target.remove(); setState(decision.state); return; }
   target.querySelector(".text").textContent = decision.reply;
   if (decision.citations && decision.citations.length) {
     const sources = document.createElement("span");

@@ -144,12 +144,12 @@
   }
 
   function render(target, decision) {
+    // Written while the team has the conversation: theirs to answer; the bot says nothing.
+    if (decision.handoff && decision.handoff.rule === "already_handed_off") { target.remove(); return; }
     target.querySelector(".text").textContent = decision.reply;
     if (decision.options && decision.options.length) options(target, decision.options);
     if (decision.action === "answer" && decision.reply_seq) thumbs(target, decision.reply_seq);
-    if (decision.action === "handoff" && decision.handoff && decision.handoff.rule !== "already_handed_off") {
-      notice("A person from our team will take it from here.");
-    }
+    if (decision.action === "handoff" && decision.handoff) notice("A person from our team will take it from here.");
   }
 
   async function send(text, option) {
