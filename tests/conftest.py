@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -80,6 +81,17 @@ offline:
 #: MINIMAL_BOT with answers streamed as the model writes them: the grounding check, which
 #: needs the whole answer before any of it is shown, is off.
 STREAMING_BOT = MINIMAL_BOT.replace("escalation:\n", "escalation:\n  grounding: off\n", 1)
+
+#: A model's answer to "Where is my package?" on MINIMAL_BOT, for ScriptedProvider.
+TRACKING_ANSWER = json.dumps(
+    {
+        "action": "answer",
+        "citations": ["track-order"],
+        "confidence": 0.9,
+        "reply": 'Open "My Orders" to see the tracking link.',
+        "handoff_reason": None,
+    }
+)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -4,26 +4,15 @@ answered as a question."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from conftest import MINIMAL_BOT
+from conftest import TRACKING_ANSWER as ANSWER
 
 from supportbot import Conversation, Engine, load_bot
 from supportbot.not_helped import says_not_helped
 from supportbot.testing import ScriptedProvider
 
 pytestmark = pytest.mark.anyio
-
-ANSWER = json.dumps(
-    {
-        "action": "answer",
-        "citations": ["track-order"],
-        "confidence": 0.9,
-        "reply": 'Open "My Orders" to see the tracking link.',
-        "handoff_reason": None,
-    }
-)
 
 
 @pytest.mark.parametrize(

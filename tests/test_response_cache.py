@@ -3,10 +3,9 @@ is answered again without a model call, while it is fresh; nothing else is."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from conftest import MINIMAL_BOT
+from conftest import TRACKING_ANSWER as ANSWER
 
 from supportbot import Conversation, Engine, ModelUnavailable, load_bot
 from supportbot.decision import Decision, Handoff
@@ -16,15 +15,6 @@ from supportbot.testing import ScriptedProvider
 
 pytestmark = pytest.mark.anyio
 
-ANSWER = json.dumps(
-    {
-        "action": "answer",
-        "citations": ["track-order"],
-        "confidence": 0.9,
-        "reply": 'Open "My Orders" to see the tracking link.',
-        "handoff_reason": None,
-    }
-)
 CACHING = MINIMAL_BOT + "response_cache:\n  ttl_s: 600\n"
 
 
