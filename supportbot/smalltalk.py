@@ -39,6 +39,39 @@ _THANKS_WORDS = (
     "thanks very much",
     "thank you very much",
 )
+# Praise of an answer, however it is put: "that's really helpful", "oh lovely", "you've been a
+# great help". Said of the answer's use, it is thanks; of the answer, an acknowledgement.
+_PRAISE_LEADS = (
+    "", "oh", "ah", "ahh", "wow", "that's", "thats", "that is", "this is", "that was", "oh that's", "ah that's",
+    "wow that's", "that sounds", "sounds", "you're", "youre", "you are", "you've been", "youve been", "you have been",
+)  # fmt: skip
+_DEGREES = ("", "so", "really", "very", "super", "incredibly", "extremely", "most")
+_USEFUL = ("helpful", "useful", "kind", "a great help", "a big help", "a huge help", "great help", "a star")
+_GOOD = (
+    "great", "brilliant", "perfect", "awesome", "lovely", "amazing", "excellent", "fantastic", "wonderful", "fab",
+    "fabulous", "superb", "good", "cool", "nice", "ace", "grand", "super", "fine", "spot on", "handy", "clear",
+)  # fmt: skip
+
+
+def _praise(words: tuple[str, ...]) -> tuple[str, ...]:
+    """Each word said of the answer ("that's really helpful"); never the bare word: "helpful?"
+    and "clear?" ask something (the bare words that acknowledge, "great", are listed as such)."""
+    return tuple(
+        " ".join(w for w in (lead, degree, word) if w)
+        for lead in _PRAISE_LEADS
+        for degree in _DEGREES
+        for word in words
+        if lead or degree
+    )
+
+
+# Who the bot might be taken for: "are you an actual person?", "am I talking to a computer?".
+_WHAT_BOT = tuple(
+    f"{article} {real}{who}"
+    for real in ("", "real ", "actual ")
+    for who in ("human", "person", "bot", "robot", "chat bot", "chatbot", "computer", "machine", "ai", "human being")
+    for article in (("an",) if (real or who)[0] in "aeiou" else ("a",))
+)
 _PHRASES: dict[SmallTalk, tuple[str, ...]] = {
     SmallTalk.GREETING: (
         "hi",
@@ -85,6 +118,13 @@ _PHRASES: dict[SmallTalk, tuple[str, ...]] = {
         "hope all is well",
         "i hope you're well",
         "i hope you are well",
+        *(
+            f"{hope} {having} a {good} day"
+            for hope in ("hope you're", "hope you are", "i hope you're", "i hope you are")
+            for having in ("having",)
+            for good in ("good", "great", "nice", "lovely")
+        ),
+        "hope your day is going well",
     ),
     SmallTalk.THANKS: (
         "thanks",
@@ -125,6 +165,22 @@ _PHRASES: dict[SmallTalk, tuple[str, ...]] = {
         "thats helpful",
         "very helpful",
         "really helpful",
+        *_praise(_USEFUL),
+        "cheers for that",
+        *(
+            f"{thanks} for {what}"
+            for thanks in (*_THANKS_WORDS, "cheers")
+            for what in (
+                "that",
+                "this",
+                "sorting that",
+                "sorting it",
+                "sorting this",
+                "sorting it out",
+                "your patience",
+                "helping",
+            )
+        ),
         "super helpful",
         "you're a star",
         "youre a star",
@@ -190,6 +246,20 @@ _PHRASES: dict[SmallTalk, tuple[str, ...]] = {
             for when in ("weekend", "evening", "night", "afternoon")
         ),
         "have a lovely day",
+        "see you soon",
+        "see you later",
+        "catch you later",
+        "later",
+        "laters",
+        "bye now",
+        "bye bye now",
+        "that's everything for now",
+        "thats everything for now",
+        "that's all for now",
+        "thats all for now",
+        "that's all i needed",
+        "thats all i needed",
+        "that's all i need",
         "that's everything",
         "thats everything",
         "that's it",
@@ -276,7 +346,15 @@ _PHRASES: dict[SmallTalk, tuple[str, ...]] = {
         "okey dokey",
         "okey",
         "okie",
-        "ok then",
+        *_praise(_GOOD),
+        *(f"{ok} then" for ok in ("ok", "okay", "alright", "all right", "right")),
+        "righto",
+        "right oh",
+        "sure thing",
+        "that makes sense",
+        "ok that makes sense",
+        "okay that makes sense",
+        "fair",
         "okay then",
         "right",
         "wow",
@@ -344,6 +422,19 @@ _PHRASES: dict[SmallTalk, tuple[str, ...]] = {
         "what's your name",
         "whats your name",
         "what is your name",
+        *(f"are you {who}" for who in _WHAT_BOT),
+        *(f"is this {who}" for who in _WHAT_BOT),
+        *(
+            f"am i {verb} {prep} {who}"
+            for verb in ("talking", "speaking", "chatting")
+            for prep in ("to", "with")
+            for who in _WHAT_BOT
+        ),
+        *(f"is this {who} i'm {verb} to" for verb in ("talking", "speaking") for who in _WHAT_BOT),
+        *(f"is this {what} automated" for what in ("chat", "conversation", "service")),
+        "is this an automated service",
+        "is this an automated chat",
+        "what are you a bot",
         "who am i talking to",
         "who am i speaking to",
         "who am i speaking with",
@@ -426,8 +517,8 @@ def _words_trie(phrases: tuple[str, ...]) -> str:
         for word in sorted((w for w in node if w), key=lambda w: (-len(w), w)):  # "hiya" before "hi"
             child = node[word]
             branch = re.escape(word)
-            if any(child):
-                branch += rf"(?:\s+(?:{pattern(child)})){'?' if '' in child else ''}"
+            if any(child):  # words apart by spaces, or a comma: "nope, all good", "what are you, a bot"
+                branch += rf"(?:\s*,?\s+(?:{pattern(child)})){'?' if '' in child else ''}"
             branches.append(branch)
         return "|".join(branches)
 
@@ -515,6 +606,53 @@ _ANY = re.compile(rf"^{_SEPARATORS}(?:(?:{'|'.join(_ALL.values())}){_SEPARATORS}
 _ORDER = (SmallTalk.BOT_QUESTION, SmallTalk.GOODBYE, SmallTalk.THANKS, SmallTalk.GREETING, SmallTalk.ACKNOWLEDGEMENT)
 
 
+# Words that say nothing of a topic on their own: left over after small talk, they make no question.
+_FILLER = frozenset(
+    [
+        "that",
+        "that's",
+        "thats",
+        "this",
+        "it",
+        "it's",
+        "its",
+        "is",
+        "was",
+        "you",
+        "you've",
+        "youve",
+        "you're",
+        "youre",
+        "been",
+        "are",
+        "now",
+        "for",
+        "then",
+        "so",
+        "really",
+        "very",
+        "just",
+        "all",
+        "again",
+        "too",
+        "well",
+        "today",
+        "oh",
+        "ah",
+        "ok",
+        "okay",
+        "and",
+        "also",
+        "a",
+        "lot",
+        "much",
+        "indeed",
+        "though",
+    ]
+)
+_WORDS = re.compile(r"[a-z']+", _I)
+
+
 @dataclass(frozen=True)
 class Split:
     """A message taken apart: its small talk, and what it asks (empty when nothing)."""
@@ -539,6 +677,10 @@ def split_small_talk(text: str) -> Split:
     question = _CONNECTIVES.sub("", question) or question
     if question == cleaned:
         return Split(None, text)
+    if set(_WORDS.findall(question)) <= _FILLER:
+        # What is left once the small talk is off says nothing ("thanks, you've been ... very
+        # helpful" left "you've been"): the message was small talk in words we do not list.
+        return Split(_kind(spelled), "")
     return Split(None, question or text)
 
 

@@ -55,6 +55,16 @@ pytestmark = pytest.mark.anyio
         ("R U HUMAN?", SmallTalk.BOT_QUESTION),
         ("am i speaking to a bot?", SmallTalk.BOT_QUESTION),
         ("what's your name", SmallTalk.BOT_QUESTION),
+        # Praise of the answer in any of its usual forms, and commas inside a phrase.
+        ("thank you!! that's really helpful", SmallTalk.THANKS),
+        ("you've been a big help, thank you", SmallTalk.THANKS),
+        ("oh lovely, thank you", SmallTalk.THANKS),
+        ("ahh perfect", SmallTalk.ACKNOWLEDGEMENT),
+        ("nope, all good thanks", SmallTalk.GOODBYE),
+        ("what are you, a bot?", SmallTalk.BOT_QUESTION),
+        ("am i talking to a computer?", SmallTalk.BOT_QUESTION),
+        # What is left once the small talk is off says nothing: the whole is small talk.
+        ("hi, is it?", SmallTalk.GREETING),
     ],
 )
 def test_small_talk_is_recognised_by_its_kind(text, kind):
@@ -108,6 +118,12 @@ def test_a_greeting_that_carries_a_question_is_the_question(text, question):
         "who am i talking to about a refund",
         "super slow delivery, where is it",
         "am i talking to the right team about invoices",
+        "helpful?",
+        "great, so how do i change my address?",
+        "is this coffee good for espresso",
+        "lovely coffee but the bag split, can i get a refund",
+        "that's great but where is my order",
+        "is this a real discount or a mistake",
     ],
 )
 def test_small_talk_words_inside_a_question_leave_it_alone(text):
