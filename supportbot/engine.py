@@ -39,7 +39,7 @@ from .providers.registry import create_provider
 from .reply import MAX_REPLY_CHARS, ModelReply, parse_reply, strict_reply_schema
 from .response_cache import ResponseCache, cache_key, content_hash
 from .retrieval import Candidate, retriever_for
-from .smalltalk import SmallTalk, Split, declines, offered_more, split_small_talk
+from .smalltalk import SmallTalk, Split, by_meaning, declines, offered_more, split_small_talk
 from .streaming import ReplyStream
 from .tokens import TokenCounter, encoding_for, token_counter
 
@@ -139,6 +139,11 @@ class Engine:
         """Retrieval decides whether the knowledge can answer at all (nothing close: hand
         off; only plausible snippets: clarify); then the provider answers."""
         candidates, verdict = self._retrieve(question, conversation.recent_user_texts(_HISTORY_QUERIES))
+        if verdict.evidence == Evidence.NO_MATCH and self.bot.config.small_talk.enabled:
+            # Nothing in the bot is close: small talk in words the phrases do not list ("thanks a ton").
+            kind = by_meaning(self.retriever.small_talk_similarities(question))
+            if kind is not None:
+                return self._record(conversation, text, self._small_talk(conversation, kind, started))
         if verdict.evidence != Evidence.MATCH:
             return self._record(conversation, text, self._unsure(conversation, verdict, started))
         # The model answers from the snippet retrieval matched, clearly ahead of the rest: given

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from conftest import needs_model
 
 from supportbot import Conversation, Engine
 from supportbot.prompt import HistoryTurn
-from supportbot.smalltalk import SmallTalk, split_small_talk
+from supportbot.smalltalk import MEANING_FLOOR, SmallTalk, by_meaning, examples, split_small_talk
 from supportbot.testing import ScriptedProvider
 
 pytestmark = pytest.mark.anyio
@@ -167,3 +168,34 @@ async def test_no_to_anything_else_is_a_goodbye_and_no_after_an_answer_is_not_sm
     said = ({"role": "user", "content": "ok"}, {"role": "assistant", "content": bot.config.small_talk.acknowledgement})
     stored = Conversation(bot.id, past=[HistoryTurn(said, 0)])
     assert (await engine.turn(stored, "nope")).small_talk == "goodbye"
+
+
+def test_small_talk_by_meaning_needs_a_close_example():
+    kinds = [kind for _, kind in examples()]
+    close = [0.0] * len(kinds)
+    close[kinds.index(SmallTalk.BOT_QUESTION)] = MEANING_FLOOR
+    assert by_meaning(close) == SmallTalk.BOT_QUESTION
+    close[kinds.index(SmallTalk.BOT_QUESTION)] = MEANING_FLOOR - 0.01
+    assert by_meaning(close) is None
+    assert by_meaning([]) is None  # an engine that cannot tell meaning
+
+
+@needs_model
+async def test_small_talk_the_phrases_miss_is_recognised_by_meaning_where_nothing_else_is_close(tmp_path, monkeypatch):
+    from conftest import REPO
+
+    from supportbot import load_bot
+
+    monkeypatch.setenv("SUPPORTBOT_CACHE_DIR", str(tmp_path / "cache"))
+    bot = load_bot(REPO / "bots" / "bean-there.yaml", env={})
+    async with Engine.for_bot(bot, {}, provider="offline") as engine:
+        for text, kind in [("thanks a ton", "thanks"), ("are you a robot or a real human", "bot_question")]:
+            assert split_small_talk(text).small_talk is None  # no phrase lists it
+            decision = await engine.turn(Conversation(bot.id), text)
+            assert (decision.action, decision.small_talk) == ("answer", kind), text
+        # The public query closest to an example (0.55): handed off, not answered as small talk.
+        decision = await engine.turn(Conversation(bot.id), "is auto top up a provided service?")
+        assert decision.action == "handoff" and decision.small_talk is None
+        # A question a snippet answers is answered, whatever small talk it resembles.
+        decision = await engine.turn(Conversation(bot.id), "thanks, and how much is delivery to spain?")
+        assert decision.citations == ["delivery-times"]

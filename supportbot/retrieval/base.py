@@ -43,6 +43,11 @@ class Retriever(Protocol):
         """0..1: how closely `text` resembles the bot's hand-off examples (0 with none)."""
         ...
 
+    def small_talk_similarities(self, text: str) -> list[float]:
+        """How close in meaning `text` is to each of smalltalk.examples(), in order (empty
+        for an engine that cannot tell meaning: small talk is then recognised by phrase only)."""
+        ...
+
     def closeness(self, text: str, snippets: Sequence[SnippetConfig]) -> float:
         """0..1: how close in meaning `text` (a model's reply) is to the closest of
         `snippets` (the grounding check's second half, grounding.py)."""

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from weakref import WeakKeyDictionary
 
 from ..gcpause import gc_paused
+from ..smalltalk import examples
 from .base import Retriever
 
 if TYPE_CHECKING:
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = ["retriever_for"]
 
 _BUILT: WeakKeyDictionary[Bot, Retriever] = WeakKeyDictionary()
+_SMALL_TALK: dict[str, NDArray[np.float32]] = {}  # smalltalk.examples()' vectors, by encoder
 
 
 def retriever_for(bot: Bot) -> Retriever:
@@ -63,6 +65,12 @@ def _semantic(bot: Bot, env: Mapping[str, str]) -> Retriever:
         fitted = FittedTokens.from_arrays(encoder.token_ids, encoder.words, arrays)
         return fitted.vectors.encode, fitted.probe_vectors
 
+    small_talk = _SMALL_TALK.get(encoder.fingerprint)
+    if small_talk is None:  # the same for every bot on this encoder: once per process, and cached
+        texts = [text for text, _ in examples()]
+        small_talk = _SMALL_TALK[encoder.fingerprint] = cached(
+            encoder.encode, folder / f"smalltalk-{encoder.fingerprint}.npz"
+        )(texts)
     return SemanticIndex(
         bot.snippets,
         bot.config.escalation.handoff_examples,
@@ -71,4 +79,5 @@ def _semantic(bot: Bot, env: Mapping[str, str]) -> Retriever:
         fit_fast,
         bot.config.offline.min_score,
         encoder.knows,
+        small_talk,
     )

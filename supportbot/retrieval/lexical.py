@@ -245,6 +245,10 @@ class KnowledgeIndex:
         """0..1: the match of the closest hand-off example (0 with none)."""
         return self._handoff.best(frozenset(terms(text))) if self._handoff else 0.0
 
+    def small_talk_similarities(self, text: str) -> list[float]:
+        """None: words shared with "thanks a lot" say little of meaning ("a lot of charges")."""
+        return []
+
     def closeness(self, text: str, snippets: Sequence[SnippetConfig]) -> float:
         """The share of the reply's distinct content words that the snippets use (1 for a
         reply with none: nothing in it can stray)."""

@@ -127,13 +127,18 @@ class SemanticIndex:
         fit_fast: FitFast | None = None,
         min_score: float = 0.55,
         known: Callable[[str], bool] | None = None,
+        small_talk: NDArray[np.float32] | None = None,
     ) -> None:
         """`encode` embeds messages; `embed_probes` (default: `encode`) the snippets' probes,
         typically through a cache, since a large bot has thousands. With `fit_fast`, clear
         messages are scored without `encode` (see the module docstring). `min_score` is the
         bot's: the calibration judges the answers it lets through. With `known` (does the
-        encoder know a word whole?), misspellings are mended towards the bot's words."""
+        encoder know a word whole?), misspellings are mended towards the bot's words.
+        `small_talk`: the vectors of smalltalk.examples(), in order."""
         import numpy as np
+
+        self.small_talk = small_talk
+        self._last_vector: tuple[str, NDArray[np.float32]] = ("", np.zeros(0, dtype=np.float32))
 
         self.snippets = tuple(snippets)
         self.handoff_class = len(self.snippets)  # the hand-off examples are one more class
@@ -222,7 +227,9 @@ class SemanticIndex:
         if self.fast is not None:
             scores, passages = self._dense(self.fast([text])[0], self.fast_vectors, self.fast_passages, lexical)
         if self.fast is None or not _clear(scores):
-            scores, passages = self._dense(self.encode([text])[0], self.vectors, self.passage_vectors, lexical)
+            vector = self.encode([text])[0]
+            self._last_vector = text, vector  # small talk by meaning may ask for it next
+            scores, passages = self._dense(vector, self.vectors, self.passage_vectors, lexical)
         return scores, passages
 
     def _dense(
@@ -284,6 +291,20 @@ class SemanticIndex:
             Candidate(self.snippets[i], float(fused[i]), float(match[i]), float(evidence[i]), clear or i != first)
             for i in best
         ]
+
+    def small_talk_similarities(self, text: str) -> list[float]:
+        """The message's cosine with each small-talk example (none without them), from the
+        vector its search just computed where it can (asked only of a message nothing in the
+        bot came close to)."""
+        if self.small_talk is None or not text.strip():
+            return []
+        text = self.respeller.respell(text) if self.respeller else text
+        seen, vector = self._last_vector
+        if seen != text:
+            with one_thread():
+                vector = self.encode([text])[0]
+        similarities: list[float] = (self.small_talk @ vector).astype(float).tolist()
+        return similarities
 
     def handoff_match(self, text: str) -> float:
         """0..1: how closely the message resembles the bot's hand-off examples."""
