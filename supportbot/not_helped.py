@@ -35,6 +35,16 @@ _COMPLAINTS = (
     rf"you\s+{_DID_NOT}\s+answer (?:my|the) question",
     r"(?:you're|youre|you are|this is|this isn't|this isnt|it's|its)\s+(?:not\s+)?(?:helping|no help|not helpful)",
     r"not helping",
+    # "I already tried that", "did that already", "that's what I did"
+    r"(?:i(?:'ve| have)?\s+)?already\s+(?:tried|did|done)\s+(?:that|this|it)",
+    r"(?:i\s+)?(?:tried|did|done)\s+(?:that|this|it)\s+already",
+    rf"{_THAT}{_IS}\s+what i (?:did|tried|already did|already tried)",
+    # "that's not the problem", "you misunderstood (me)", "you don't understand"
+    rf"{_THAT}{_IS}\s+not (?:the|my) (?:problem|issue|question)",
+    rf"{_THAT}\s+(?:isn't|isnt|is not|wasn't|wasnt|was not)\s+(?:the|my) (?:problem|issue|question)",
+    r"you\s+(?:misunderstood|misread|got it wrong|(?:don't|dont|do not|didn't|didnt|did not) understand)(?: me| my question)?",
+    r"(?:still|it's still|its still) the same(?: problem)?",
+    r"(?:didn't|didnt|doesn't|doesnt|did not|does not) work",
     r"still (?:not working|doesn't work|doesnt work|does not work|didn't work|didnt work|broken)",
 )
 # A "no", "um" or "sorry, but" before it, "at all" or "sadly" after: the same complaint.

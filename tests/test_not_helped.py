@@ -32,6 +32,11 @@ pytestmark = pytest.mark.anyio
         "sorry but that didn't help",
         "hmm that's not it",
         "that’s incorrect",
+        "I already tried that",
+        "did that already",
+        "that's not the problem",
+        "no, you misunderstood me",
+        "doesn't work",
     ],
 )
 def test_saying_the_answer_missed_is_recognised(text):
@@ -51,6 +56,9 @@ def test_saying_the_answer_missed_is_recognised(text):
         "not what i ordered",
         "the app is useless, how do i delete my account",
         "still waiting for my refund",
+        "my card doesn't work",
+        "i already paid",
+        "you don't deliver to ireland?",
     ],
 )
 def test_a_question_that_says_something_failed_is_no_complaint_about_the_answer(text):
