@@ -110,7 +110,7 @@ def test_a_conversation_from_answer_to_hand_off_agent_reply_resolve_and_back_to_
 
 def test_a_clarification_goes_out_as_buttons_and_a_click_is_the_pick(tmp_path, chatwoot):
     with server(tmp_path, chatwoot) as client:
-        client.post(URL, json=message_created(7, 1, "can you grind it for me"))
+        client.post(URL, json=message_created(7, 1, "ground or whole?"))
         [question] = chatwoot.wait_for(1)
         assert question.body["content_type"] == "input_select"
         items = question.body["content_attributes"]["items"]

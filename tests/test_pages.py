@@ -101,7 +101,7 @@ def test_small_talk_is_answered_and_a_clarification_is_picked_with_a_button(brow
 
     say(customer, "hi")
     customer.wait_for_selector(".msg.bot >> text=What can I help you with today?")
-    say(customer, "can you grind it for me")
+    say(customer, "ground or whole?")
     customer.wait_for_selector("[data-testid=option]")
     customer.click("[data-testid=option] >> text=Whole bean or ground coffee")
     customer.wait_for_selector("text=Sources: grind-options")
