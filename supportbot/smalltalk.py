@@ -7,7 +7,9 @@ greeting ("hi, my tyre is flat, how much to fix it?") is answered as the questio
 greeting is taken off the front (and thanks off the end) before retrieval.
 
 Recognition is deliberately narrow (whole phrases at the edges of the message, nothing in
-the middle): "thanks but where is my order" is a question.
+the middle): "thanks but where is my order" is a question. Small talk in other words ("thanks
+a ton") is caught later, by meaning, and only where nothing in the bot comes near the message:
+the semantic engine compares it with EXAMPLES (by_meaning; the engine asks).
 """
 
 from __future__ import annotations
