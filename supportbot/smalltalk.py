@@ -14,13 +14,18 @@ the semantic engine compares it with EXAMPLES (by_meaning; the engine asks).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from . import textnorm
 from .config import SmallTalkSettings
+
+if TYPE_CHECKING:
+    from .retrieval.spelling import Respeller
 
 __all__ = [
     "EXAMPLES",
@@ -734,7 +739,7 @@ def split_small_talk(text: str) -> Split:
     if not cleaned.strip(" ,.!?;:-–—~()") and symbols:
         return Split(symbols[0], "")
     spelled = _spelled_out(cleaned)
-    if _ANY.match(spelled):
+    if _ANY.match(spelled) or (_ANY.match(spelled := _mended(spelled))):
         return Split(_kind(spelled), "")
     question = _TRAILING.sub("", _LEADING_CLOSED.sub("", _LEADING.sub("", cleaned))).strip()
     question = _CONNECTIVES.sub("", question) or question
@@ -784,6 +789,25 @@ def offered_more(last_reply: str | None, replies: SmallTalkSettings) -> bool:
 # message is small talk: a question keeps the customer's own words.
 _SHORTHAND = {"u": "you", "r": "are", "ur": "your", "im": "i'm", "youre": "you're"}
 _SHORTHAND_WORD = re.compile(rf"(?<![\w'])(?:{'|'.join(_SHORTHAND)})(?![\w'])", _I)
+
+
+# Typos in small talk ("thnaks", "good mornign", "goodbey") mended to its own words, one edit
+# away, only to tell whether a message is small talk; a short message only: small talk is.
+_MENDED_UP_TO = 8  # words
+
+
+def _mended(folded: str) -> str:
+    if len(folded.split()) > _MENDED_UP_TO:
+        return folded
+    return _mender().respell(folded)
+
+
+@functools.cache
+def _mender() -> Respeller:
+    from .retrieval.spelling import Respeller  # here: the retrieval package imports this module
+
+    phrases = [p for kind in SmallTalk for p in (*_PHRASES.get(kind, ()), *_ALONE.get(kind, ()))]
+    return Respeller(phrases, known=lambda word: False)  # any word of its own is one to mend towards
 
 
 def _spelled_out(folded: str) -> str:

@@ -66,6 +66,10 @@ pytestmark = pytest.mark.anyio
         ("am i talking to a computer?", SmallTalk.BOT_QUESTION),
         # What is left once the small talk is off says nothing: the whole is small talk.
         ("hi, is it?", SmallTalk.GREETING),
+        # Typos one edit from small talk's own words.
+        ("thnaks!", SmallTalk.THANKS),
+        ("good mornign", SmallTalk.GREETING),
+        ("goodbey", SmallTalk.GOODBYE),
     ],
 )
 def test_small_talk_is_recognised_by_its_kind(text, kind):
@@ -125,6 +129,8 @@ def test_a_greeting_that_carries_a_question_is_the_question(text, question):
         "lovely coffee but the bag split, can i get a refund",
         "that's great but where is my order",
         "is this a real discount or a mistake",
+        "thnaks but where is my order",
+        "good morinng, my parcel is late",
     ],
 )
 def test_small_talk_words_inside_a_question_leave_it_alone(text):
