@@ -533,6 +533,10 @@ _SYMBOLS = {
     "😂": SmallTalk.ACKNOWLEDGEMENT,
 }
 _SEPARATORS = r"[\s,.!?;:\-–—~)(]*"
+# A long run of separators ("!!!!!!!!", a thousand spaces) says no more than one, and each
+# pattern below would try it from every position of the run: seconds for a 2,000-character
+# message. Folded to one before matching.
+_LONG_RUN = re.compile(r"[\s,.!?;:\-–—~)(]{8,}")
 
 
 # Who the small talk is said to ("hey guys", "cheers mate", "thanks again"): part of it.
@@ -563,9 +567,13 @@ _NOT_THERE_IS = r"(?!(?<=there)\s+(?:is|are|was|were|'s|s|has|have|had|seems?|ap
 def _alternation(phrases: tuple[str, ...]) -> str:
     """One group matching any of the phrases as whole words (the longest first: "thank you
     so much" before "thank you"), each perhaps followed by a term of address."""
-    return rf"(?<!\w)(?:{_words_trie(phrases)})(?:\s+(?:{_words_trie(_ADDRESS)}))?(?!\w){_NOT_THERE_IS}"
+    return rf"(?<!\w)(?:{_words_trie(phrases)})(?:{_GAP}(?:{_words_trie(_ADDRESS)}))?(?!\w){_NOT_THERE_IS}"
 
 
+# Between two words of a phrase: spaces, or a comma ("nope, all good"). Atomic: a run of spaces
+# is taken whole, never split between the gap and its neighbours, which made a 2,000-character
+# message of spaces cost seconds (every split of every run tried).
+_GAP = r"(?>\s*,\s*|\s+)"
 _Trie = dict[str, "_Trie"]  # word -> the words that may follow it ("" where a phrase ends)
 
 
@@ -586,7 +594,7 @@ def _words_trie(phrases: tuple[str, ...]) -> str:
             child = node[word]
             branch = re.escape(word)
             if any(child):  # words apart by spaces, or a comma: "nope, all good", "what are you, a bot"
-                branch += rf"(?:\s*,?\s+(?:{pattern(child)})){'?' if '' in child else ''}"
+                branch += rf"(?:{_GAP}(?:{pattern(child)})){'?' if '' in child else ''}"
             branches.append(branch)
         return "|".join(branches)
 
@@ -738,6 +746,7 @@ def split_small_talk(text: str) -> Split:
         cleaned = cleaned.replace(symbol, " ")
     if not cleaned.strip(" ,.!?;:-–—~()") and symbols:
         return Split(symbols[0], "")
+    cleaned = _LONG_RUN.sub(lambda run: " " if any(c.isspace() for c in run.group()) else run.group()[0], cleaned)
     spelled = _spelled_out(cleaned)
     if _ANY.match(spelled) or (_ANY.match(spelled := _mended(spelled))):
         return Split(_kind(spelled), "")

@@ -78,6 +78,29 @@ def test_a_catastrophic_rule_never_blocks_the_server(write, tmp_path):
     assert "rule letters-only timed out" in log
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "thank" + " " * 1990 + "x",
+        "that" + " " * 1000 + "is" + " " * 990 + "x",
+        "hi" + "!" * 1990 + "x",
+        "thanks " * 280 + "x",
+        "thank ,  " * 220 + "x",
+        "no " * 600 + "x",
+    ],
+    ids=["spaces", "two-runs", "bangs", "thanks", "commas", "no"],
+)
+def test_the_longest_message_cannot_stall_small_talk_or_complaint_matching(text):
+    """The built-in patterns, too, run on the event loop: none may take long on any message
+    (a gap between words that could split a run of spaces once cost minutes on the second)."""
+    from supportbot.not_helped import says_not_helped
+    from supportbot.smalltalk import split_small_talk
+
+    started = time.monotonic()
+    split_small_talk(text), says_not_helped(text)
+    assert time.monotonic() - started < 1.0
+
+
 def test_validate_warns_about_a_pattern_that_can_backtrack_catastrophically(write):
     from typer.testing import CliRunner
 

@@ -70,6 +70,9 @@ pytestmark = pytest.mark.anyio
         ("thnaks!", SmallTalk.THANKS),
         ("good mornign", SmallTalk.GREETING),
         ("goodbey", SmallTalk.GOODBYE),
+        # A long run of punctuation or spaces says no more than one.
+        ("thanks!!!!!!!!!!!!!!!!!!", SmallTalk.THANKS),
+        ("ok" + " " * 50 + "bye", SmallTalk.GOODBYE),
     ],
 )
 def test_small_talk_is_recognised_by_its_kind(text, kind):
