@@ -87,17 +87,19 @@ def test_a_catastrophic_rule_never_blocks_the_server(write, tmp_path):
         "thanks " * 280 + "x",
         "thank ,  " * 220 + "x",
         "no " * 600 + "x",
+        "hello" + " " * 1990 + "human?",
     ],
-    ids=["spaces", "two-runs", "bangs", "thanks", "commas", "no"],
+    ids=["spaces", "two-runs", "bangs", "thanks", "commas", "no", "person"],
 )
 def test_the_longest_message_cannot_stall_small_talk_or_complaint_matching(text):
     """The built-in patterns, too, run on the event loop: none may take long on any message
     (a gap between words that could split a run of spaces once cost minutes on the second)."""
     from supportbot.not_helped import says_not_helped
+    from supportbot.person import asks_for_person
     from supportbot.smalltalk import split_small_talk
 
     started = time.monotonic()
-    split_small_talk(text), says_not_helped(text)
+    split_small_talk(text), says_not_helped(text), asks_for_person(text)
     assert time.monotonic() - started < 1.0
 
 
