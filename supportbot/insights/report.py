@@ -76,6 +76,7 @@ def _bot_report(
         days[activity.row.created_at[:10]][0].append(activity)
     for turn in turns:
         days[turn.day][1].append(turn)
+    answers = Counter(c for t in turns if t.action == "answer" for c in t.citations)  # per snippet
     report = {
         "bot": bot_id,
         "model": facts.model,
@@ -83,8 +84,8 @@ def _bot_report(
         "totals": _figures(started, turns, price),
         "days": [{"day": day, **_figures(*days[day], price)} for day in sorted(days)],
         "handoffs": _handoffs(turns),
-        **_cited(turns, facts.snippets),
-        "did_not_help": _did_not_help(turns, facts.snippets),
+        **_cited(answers, facts.snippets),
+        "did_not_help": _did_not_help(turns, answers, facts.snippets),
     }
     return report
 
@@ -135,10 +136,10 @@ def _handoffs(turns: Sequence[Turn]) -> list[dict[str, Any]]:
     return [{"rule": rule, "reason": reasons[rule], "count": n} for rule, n in counts.most_common()]
 
 
-def _cited(turns: Sequence[Turn], snippets: Mapping[str, str]) -> dict[str, list[dict[str, Any]]]:
-    """The snippets answers cited most and least; with the bot file known, snippets never
-    cited count as least cited."""
-    counts = Counter(c for t in turns if t.action == "answer" for c in t.citations)
+def _cited(answers: Counter[str], snippets: Mapping[str, str]) -> dict[str, list[dict[str, Any]]]:
+    """The snippets answers cited most and least (`answers`: how many cited each); with the
+    bot file known, snippets never cited count as least cited."""
+    counts = Counter(answers)
     for snippet in snippets:
         counts.setdefault(snippet, 0)
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
@@ -150,12 +151,11 @@ def _cited(turns: Sequence[Turn], snippets: Mapping[str, str]) -> dict[str, list
     return {"most_cited": [row(s, n) for s, n in ranked[:_CITED] if n], "least_cited": [row(s, n) for s, n in least]}
 
 
-def _did_not_help(turns: Sequence[Turn], snippets: Mapping[str, str]) -> list[dict[str, Any]]:
+def _did_not_help(turns: Sequence[Turn], answers: Counter[str], snippets: Mapping[str, str]) -> list[dict[str, Any]]:
     """Per snippet, its answers that the customer's next message said did not help
     (`not_helped`) or that were rated down; the most such first."""
     said: Counter[str] = Counter()
     rated_down: Counter[str] = Counter()
-    answers = Counter(c for t in turns if t.action == "answer" for c in t.citations)
     for turn, following in zip(turns, [*turns[1:], None], strict=True):
         if turn.action != "answer":
             continue

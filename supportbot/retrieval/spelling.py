@@ -94,7 +94,8 @@ class Respeller:
     def word(self, word: str) -> str:
         if word in self.frequency:
             return word
-        if self.frequency[spelled := _SHORTHAND.get(word, "")]:
+        spelled = _SHORTHAND.get(word)
+        if spelled is not None and spelled in self.frequency:
             return spelled
         if not _SHORTEST <= len(word) <= _LONGEST or self.known(word):
             return word
