@@ -82,7 +82,8 @@ class Decision(_Strict):
     citations: list[str] = Field(default_factory=list)
     options: list[Option] = Field(default_factory=list, description="With clarify: the snippets offered, in order.")
     small_talk: str | None = Field(
-        None, description="The kind of small talk answered: greeting, thanks, goodbye, acknowledgement, bot_question."
+        None,
+        description="The kind of small talk answered: greeting, thanks, goodbye, acknowledgement, bot_question, hesitation.",
     )
     confidence: float | None = Field(None, description="The model's confidence; null when no model answered.")
     handoff: Handoff | None = None

@@ -15,6 +15,7 @@ class SmallTalk(StrEnum):
     GOODBYE = "goodbye"
     ACKNOWLEDGEMENT = "acknowledgement"
     BOT_QUESTION = "bot_question"
+    HESITATION = "hesitation"
 
 
 _THANKS_WORDS = (
@@ -487,6 +488,28 @@ ADDRESS = (
 # "help me link my card" is worded as the bot's example questions are (taking "help me" off
 # the front moved ten id-oos queries of banking77 valid, and handed off fewer of them).
 ALONE: dict[SmallTalk, tuple[str, ...]] = {
+    # A sound of doubt or thought ("hmm", "erm...") asks nothing the FAQ answers, and handed off
+    # as no_match it ended the bot's part in the conversation. Whole message only: at the front
+    # of a question it is set aside with the other openings (smalltalk._CONNECTIVES).
+    SmallTalk.HESITATION: (
+        "hm",
+        "hmm",
+        "hmmm",
+        "hmmmm",
+        "um",
+        "umm",
+        "ummm",
+        "uh",
+        "uhh",
+        "uhm",
+        "er",
+        "erm",
+        "errr",
+        "huh",
+        "eh",
+        "mm",
+        "mmm",
+    ),
     SmallTalk.GREETING: (
         "what's up",
         "whats up",

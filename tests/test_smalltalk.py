@@ -73,6 +73,15 @@ pytestmark = pytest.mark.anyio
         # A long run of punctuation or spaces says no more than one.
         ("thanks!!!!!!!!!!!!!!!!!!", SmallTalk.THANKS),
         ("ok" + " " * 50 + "bye", SmallTalk.GOODBYE),
+        # A sound of doubt, or a question mark alone: the customer is thinking, or lost.
+        ("hmm", SmallTalk.HESITATION),
+        ("Hmmmm...", SmallTalk.HESITATION),
+        ("erm", SmallTalk.HESITATION),
+        ("?", SmallTalk.HESITATION),
+        ("??", SmallTalk.HESITATION),
+        ("...", SmallTalk.HESITATION),
+        ("hmm ok", SmallTalk.ACKNOWLEDGEMENT),
+        ("hmm thanks", SmallTalk.THANKS),
     ],
 )
 def test_small_talk_is_recognised_by_its_kind(text, kind):
@@ -93,6 +102,8 @@ def test_small_talk_is_recognised_by_its_kind(text, kind):
         ("and how do I keep my beans fresh?", "how do I keep my beans fresh?"),
         ("oh, also: do you ship to Canada?", "do you ship to Canada?"),
         ("Hi, I need help with a refund please", "I need help with a refund please"),
+        ("hmm, how do I keep my beans fresh?", "how do I keep my beans fresh?"),
+        ("erm where is my parcel", "where is my parcel"),
         # "there" said to someone, or opening the question.
         ("hi there, is the shop open today?", "is the shop open today?"),
         ("hi there is a problem with my order", "there is a problem with my order"),
@@ -134,6 +145,8 @@ def test_a_greeting_that_carries_a_question_is_the_question(text, question):
         "is this a real discount or a mistake",
         "thnaks but where is my order",
         "good morinng, my parcel is late",
+        "huh, my parcel went to the wrong address",
+        "er is my order late?",
     ],
 )
 def test_small_talk_words_inside_a_question_leave_it_alone(text):
@@ -144,9 +157,12 @@ async def test_small_talk_needs_no_model_and_breaks_nothing(bot):
     provider = ScriptedProvider([])  # any model call would fail the test
     engine = Engine(bot, provider)
     conversation = Conversation(bot.id)
-    decisions = [await engine.turn(conversation, text) for text in ("hi", "thanks!", "ok great", "are you a bot?")]
-    assert [d.action for d in decisions] == ["answer"] * 4 and provider.requests == []
-    assert [d.small_talk for d in decisions] == ["greeting", "thanks", "acknowledgement", "bot_question"]
+    said = ("hi", "thanks!", "ok great", "are you a bot?", "hmm", "?")
+    decisions = [await engine.turn(conversation, text) for text in said]
+    assert [d.action for d in decisions] == ["answer"] * 6 and provider.requests == []
+    kinds = ["greeting", "thanks", "acknowledgement", "bot_question", "hesitation", "hesitation"]
+    assert [d.small_talk for d in decisions] == kinds
+    assert decisions[4].reply == bot.config.small_talk.hesitation
     assert decisions[0].reply == bot.config.small_talk.greeting
     assert (conversation.state, conversation.bot_turns, conversation.unsure_streak) == ("bot_active", 0, 0)
 

@@ -328,7 +328,7 @@ class OfflineSettings(_Strict):
 
 
 class SmallTalkSettings(_Strict):
-    """Replies to small talk: greetings, thanks, goodbyes, "ok", "are you a bot?"."""
+    """Replies to small talk: greetings, thanks, goodbyes, "ok", "are you a bot?", "hmm"."""
 
     enabled: bool = Field(True, description="Answer small talk with these replies (no model call, never a hand-off).")
     greeting: str = Field("Hello! What can I help you with today?", min_length=1)
@@ -338,6 +338,10 @@ class SmallTalkSettings(_Strict):
     bot_question: str = Field(
         "I'm an automated assistant: I answer from our help articles, and I can pass you to a person "
         "whenever you like.",
+        min_length=1,
+    )
+    hesitation: str = Field(
+        "Take your time. Tell me in your own words what you need, or ask for a person and I'll pass you to our team.",
         min_length=1,
     )
 
