@@ -161,6 +161,16 @@ def test_chat_shows_answers_citations_and_handoffs_for_people(spec_bot_path):
     assert "handed off to a person (rule legal-or-chargeback" in result.output
 
 
+def test_chat_says_once_that_a_person_has_the_conversation_and_then_stays_silent(spec_bot_path):
+    stdin = "I want a lawyer\nhello?\nare you still there\n"
+    result = invoke("chat", str(spec_bot_path), "-p", "offline", stdin=stdin)
+    handed_off, *later = result.output.split("you › ")[1:]
+    assert "handed off to a person (rule legal-or-chargeback" in handed_off and "bot › " in handed_off
+    assert len(later) == 2
+    for turn in later:
+        assert "with a person already: the bot stays silent" in turn and "bot › " not in turn
+
+
 def test_chat_finds_a_bot_by_id_in_the_bots_folder(monkeypatch):
     monkeypatch.chdir(REPO)
     result = invoke("chat", "bean-there", "--json", stdin="Where is my order?\n")
