@@ -51,6 +51,22 @@ log = logging.getLogger("supportbot.engine")
 MAX_ATTEMPTS = 2
 #: Earlier customer messages that also steer snippet selection.
 _HISTORY_QUERIES = 1
+#: How far back to look for them past small talk.
+_HISTORY_LOOK_BACK = 4
+
+
+def _earlier_questions(conversation: Conversation) -> list[str]:
+    """The customer's last messages that asked something, as asked: "ok" or "thanks!" between a
+    question and its follow-up ("and for a whole year?") steers nothing, and joined to the
+    follow-up it hid the question the follow-up goes with."""
+    questions: list[str] = []
+    for text in reversed(conversation.recent_user_texts(_HISTORY_LOOK_BACK)):
+        split = split_small_talk(text)
+        if split.small_talk is None:
+            questions.insert(0, split.question)
+            if len(questions) == _HISTORY_QUERIES:
+                break
+    return questions
 
 
 def check_message(text: str, max_chars: int) -> str:
@@ -138,7 +154,7 @@ class Engine:
     ) -> Decision:  # fmt: skip
         """Retrieval decides whether the knowledge can answer at all (nothing close: hand
         off; only plausible snippets: clarify); then the provider answers."""
-        candidates, verdict = self._retrieve(question, conversation.recent_user_texts(_HISTORY_QUERIES))
+        candidates, verdict = self._retrieve(question, _earlier_questions(conversation))
         if verdict.evidence == Evidence.NO_MATCH and self.bot.config.small_talk.enabled:
             # Nothing in the bot is close: small talk in words the phrases do not list ("thanks a ton").
             kind = by_meaning(self.retriever.small_talk_similarities(question))

@@ -171,3 +171,13 @@ async def test_a_follow_up_that_matches_only_with_the_message_before_it_is_answe
     assert first.citations == ["shipping-times"]
     follow_up = await engine.turn(conversation, "delivery?")
     assert (follow_up.action, follow_up.citations) == ("answer", ["shipping-times"])
+
+
+async def test_small_talk_between_a_question_and_its_follow_up_does_not_hide_the_question(write):
+    bot = clarifying_bot(write)
+    engine = Engine(bot, OfflineProvider(bot, {}))
+    conversation = Conversation(bot.id)
+    await engine.turn(conversation, "How long does delivery take?")
+    assert (await engine.turn(conversation, "ok thanks")).small_talk == "thanks"
+    follow_up = await engine.turn(conversation, "delivery?")
+    assert (follow_up.action, follow_up.citations) == ("answer", ["shipping-times"])
