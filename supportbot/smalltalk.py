@@ -195,9 +195,11 @@ class Split:
     question: str
 
 
+@functools.lru_cache(maxsize=4096)
 def split_small_talk(text: str) -> Split:
     """What kind of small talk `text` is, if it is only that; else the question it asks,
-    with a leading greeting and trailing thanks taken off."""
+    with a leading greeting and trailing thanks taken off. Remembered: the engine asks again
+    of the message before a follow-up."""
     cleaned = _folded(text)
     symbols = [kind for symbol, kind in SYMBOLS.items() if symbol in cleaned]
     for symbol in SYMBOLS:
