@@ -54,10 +54,12 @@ class Conversation:
 
     def record(self, turn: TurnRecord, *, unsure: bool) -> None:
         """Add a finished turn and move the state the decision implies. Small talk is
-        neither a bot answer nor unsure; a clarification is an unsure turn."""
+        neither a bot answer nor unsure, and leaves an open clarification open ("hmm", then
+        "2"); a clarification is an unsure turn."""
         self.turns.append(turn)
         decision = turn.decision
-        self.clarifying = tuple(decision.options) if decision.action == "clarify" else ()
+        if decision.small_talk is None:
+            self.clarifying = tuple(decision.options) if decision.action == "clarify" else ()
         if decision.action == "clarify":
             self.unsure_streak += 1
         elif decision.action == "answer" and decision.small_talk is None:

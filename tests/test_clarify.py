@@ -117,6 +117,17 @@ async def test_a_yes_to_a_one_option_clarification_picks_it_even_when_it_reads_a
     assert (await engine.turn(Conversation(bot.id), reply)).small_talk == "acknowledgement"
 
 
+async def test_small_talk_after_a_clarification_leaves_it_open(write):
+    bot = clarifying_bot(write)
+    engine = Engine(bot, ScriptedProvider([]))
+    conversation = Conversation(bot.id)
+    asked = await engine.turn(conversation, "delivery")
+    number = [o.id for o in asked.options].index("shipping-times") + 1
+    assert (await engine.turn(conversation, "hmm")).small_talk == "hesitation"
+    answered = await engine.turn(conversation, str(number))
+    assert (answered.action, answered.citations) == ("answer", ["shipping-times"])
+
+
 async def test_a_second_unsure_turn_or_asking_for_a_person_hands_off(write):
     bot = clarifying_bot(write)
     engine = Engine(bot, ScriptedProvider([]))

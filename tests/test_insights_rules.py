@@ -75,8 +75,13 @@ def test_a_clarification_is_picked_when_the_next_message_is_answered_with_an_off
         "b", ("customer", "grind?", clarify("grind", "brew")), ("bot", "Did you mean...", None),
         ("customer", "never mind, refunds?", answer("refunds")), ("bot", "Refunds...", None),
     )  # fmt: skip
-    totals = report_of(picked, dropped)["totals"]
-    assert (totals["clarifications_offered"], totals["clarifications_picked"]) == (2, 1)
+    hesitated = conversation(
+        "c", ("customer", "grind?", clarify("grind", "brew")), ("bot", "Did you mean...", None),
+        ("customer", "hmm", {"action": "answer", "citations": [], "small_talk": "hesitation"}), ("bot", "Take...", None),
+        ("customer", "2", answer("brew")), ("bot", "We brew.", None),
+    )  # fmt: skip
+    totals = report_of(picked, dropped, hesitated)["totals"]
+    assert (totals["clarifications_offered"], totals["clarifications_picked"]) == (3, 2)
 
 
 def test_unanswered_counts_hand_offs_for_want_of_an_answer_not_a_bots_own_rules():

@@ -137,11 +137,12 @@ def _until_next_customer(messages: Sequence[MessageRow], index: int) -> list[Mes
 
 def _picked(decision: dict[str, Any], after: Sequence[MessageRow]) -> bool:
     """A clarification counts as picked when the customer's next message was answered
-    with one of the snippets it offered."""
+    with one of the snippets it offered; small talk in between ("hmm") leaves it open, as
+    it does in the engine."""
     if decision.get("action") != "clarify":
         return False
     offered = {str(o.get("id")) for o in decision.get("options") or [] if isinstance(o, dict)}
-    nxt = next((m for m in after if m.role == "customer"), None)
+    nxt = next((m for m in after if m.role == "customer" and not (m.decision or {}).get("small_talk")), None)
     if nxt is None or not nxt.decision or nxt.decision.get("action") != "answer":
         return False
     return bool(offered & set(nxt.decision.get("citations") or []))
