@@ -60,6 +60,8 @@ async def test_example_bots_answer_their_faq_offline(bot_name, question, snippet
         ("bean-there", "what's the weather tomorrow?", "no_match"),
         ("ledgerly-billing", "my card is 4111 1111 1111 1111", "card-number-shared"),
         ("ledgerly-billing", "please delete my account", "wants-to-close-account"),
+        ("ledgerly-billing", "I was charged after I cancelled, this is fraud", "legal-or-chargeback"),
+        ("ledgerly-billing", "there's an unauthorised charge from you on my card", "legal-or-chargeback"),
     ],
 )
 async def test_example_bots_hand_off_what_they_must(bot_name, question, rule):
