@@ -157,7 +157,7 @@ class Engine:
         candidates, verdict = self._retrieve(question, _earlier_questions(conversation))
         if verdict.evidence == Evidence.NO_MATCH and self.bot.config.small_talk.enabled:
             # Nothing in the bot is close: small talk in words the phrases do not list ("thanks a ton").
-            kind = by_meaning(self.retriever.small_talk_similarities(question))
+            kind = by_meaning(self.retriever.small_talk_similarities(question), question)
             if kind is not None:
                 return self._record(conversation, text, self._small_talk(conversation, kind, started))
         if verdict.evidence != Evidence.MATCH:

@@ -44,6 +44,8 @@ _COMPLAINTS = (
     rf"{_THAT}\s+(?:isn't|isnt|is not|wasn't|wasnt|was not)\s+(?:the|my) (?:problem|issue|question)",
     r"you\s+(?:misunderstood|misread|got it wrong|(?:don't|dont|do not|didn't|didnt|did not) understand)(?: me| my question)?",
     r"(?:still|it's still|its still) the same(?: problem)?",
+    # "that makes no sense", "this doesn't make sense"
+    rf"(?:{_THAT}\s+)?(?:makes no sense|{_DID_NOT} make (?:any )?sense)",
     r"(?:didn't|didnt|doesn't|doesnt|did not|does not) work",
     r"still (?:not working|doesn't work|doesnt work|does not work|didn't work|didnt work|broken)",
 )

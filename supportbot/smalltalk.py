@@ -47,13 +47,27 @@ __all__ = [
 MEANING_FLOOR = 0.60
 
 
-def by_meaning(similarities: Sequence[float]) -> SmallTalk | None:
-    """The kind of small talk a message is by meaning, from its cosine with each of
-    `examples()` in order; None when none is close enough."""
+def by_meaning(similarities: Sequence[float], text: str) -> SmallTalk | None:
+    """The kind of small talk `text` is by meaning, from its cosine with each of
+    `examples()` in order; None when none is close enough, or when the message says "no"
+    or "not" and the closest thanks or acknowledgement does not: sentence vectors hardly see
+    a negation, and "that makes no sense" came 0.6 from "that makes sense" ("you're not a
+    bot, are you?" asks what the bot is all the same)."""
     best = max(range(len(similarities)), key=similarities.__getitem__, default=None)
     if best is None or similarities[best] < MEANING_FLOOR:
         return None
-    return examples()[best][1]
+    example, kind = examples()[best]
+    flips = kind in (SmallTalk.THANKS, SmallTalk.ACKNOWLEDGEMENT)
+    if flips and _NEGATION.search(text) and not _NEGATION.search(example):
+        return None
+    return kind
+
+
+_NEGATION = re.compile(
+    r"(?<![\w'])(?:no|not|never|nothing|none|nope|nah|cannot|\w+n't|dont|doesnt|didnt|cant|wont|isnt|wasnt|arent"
+    r"|werent|havent|hasnt|hadnt|couldnt|wouldnt|shouldnt|aint)(?![\w'])",
+    re.IGNORECASE,
+)
 
 
 @functools.cache

@@ -37,6 +37,8 @@ pytestmark = pytest.mark.anyio
         "that's not the problem",
         "no, you misunderstood me",
         "doesn't work",
+        "that makes no sense",
+        "this doesn't make any sense",
     ],
 )
 def test_saying_the_answer_missed_is_recognised(text):
@@ -59,6 +61,7 @@ def test_saying_the_answer_missed_is_recognised(text):
         "my card doesn't work",
         "i already paid",
         "you don't deliver to ireland?",
+        "the charge on my card makes no sense",
     ],
 )
 def test_a_question_that_says_something_failed_is_no_complaint_about_the_answer(text):
@@ -82,4 +85,8 @@ async def test_before_any_answer_it_is_not_a_complaint_about_one(write):
     bot = load_bot(write("bots/shop.yaml", MINIMAL_BOT), env={})
     async with Engine(bot, ScriptedProvider([])) as engine:
         decision = await engine.turn(Conversation(bot.id), "that didn't help")
+        lost = await engine.turn(Conversation(bot.id), "that makes no sense")
     assert decision.handoff is None or decision.handoff.rule != "not_helped"
+    # Said before the bot has answered anything, it is a customer who is lost: asked to say it
+    # in other words, or to ask for a person.
+    assert (lost.action, lost.small_talk) == ("answer", "hesitation")

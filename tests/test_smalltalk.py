@@ -82,6 +82,13 @@ pytestmark = pytest.mark.anyio
         ("...", SmallTalk.HESITATION),
         ("hmm ok", SmallTalk.ACKNOWLEDGEMENT),
         ("hmm thanks", SmallTalk.THANKS),
+        ("what?", SmallTalk.HESITATION),
+        ("sorry?", SmallTalk.HESITATION),
+        ("I don't understand", SmallTalk.HESITATION),
+        ("what do you mean?", SmallTalk.HESITATION),
+        # Checking the chat is alive.
+        ("are you still there?", SmallTalk.GREETING),
+        ("hello? you there?", SmallTalk.GREETING),
     ],
 )
 def test_small_talk_is_recognised_by_its_kind(text, kind):
@@ -147,6 +154,11 @@ def test_a_greeting_that_carries_a_question_is_the_question(text, question):
         "good morinng, my parcel is late",
         "huh, my parcel went to the wrong address",
         "er is my order late?",
+        "what do you mean by whole bean",
+        "i don't understand my invoice",
+        "sorry, where is my order",
+        "still there is no tracking link",
+        "what is your returns policy",
     ],
 )
 def test_small_talk_words_inside_a_question_leave_it_alone(text):
@@ -199,10 +211,22 @@ def test_small_talk_by_meaning_needs_a_close_example():
     kinds = [kind for _, kind in examples()]
     close = [0.0] * len(kinds)
     close[kinds.index(SmallTalk.BOT_QUESTION)] = MEANING_FLOOR
-    assert by_meaning(close) == SmallTalk.BOT_QUESTION
+    assert by_meaning(close, "are you a robot or a real human") == SmallTalk.BOT_QUESTION
     close[kinds.index(SmallTalk.BOT_QUESTION)] = MEANING_FLOOR - 0.01
-    assert by_meaning(close) is None
-    assert by_meaning([]) is None  # an engine that cannot tell meaning
+    assert by_meaning(close, "are you a robot or a real human") is None
+    assert by_meaning([], "thanks a ton") is None  # an engine that cannot tell meaning
+
+
+def test_a_negation_the_closest_example_lacks_is_no_small_talk():
+    texts = [text for text, _ in examples()]
+    close = [0.0] * len(texts)
+    close[texts.index("makes sense")] = 0.9
+    assert by_meaning(close, "makes sense to me") == SmallTalk.ACKNOWLEDGEMENT
+    assert by_meaning(close, "that makes no sense") is None
+    assert by_meaning(close, "that doesnt make sense") is None
+    close = [0.0] * len(texts)
+    close[texts.index("no worries")] = 0.9
+    assert by_meaning(close, "no worries at all") == SmallTalk.ACKNOWLEDGEMENT
 
 
 @needs_model
