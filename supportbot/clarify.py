@@ -20,7 +20,7 @@ from .decision import Option
 from .person import asks_for_person
 from .retrieval.base import Candidate
 
-__all__ = ["PERSON", "Evidence", "Verdict", "clarification_text", "judge_retrieval", "read_pick"]
+__all__ = ["PERSON", "Evidence", "Verdict", "clarification_text", "continued", "judge_retrieval", "read_pick"]
 
 #: How many snippets a clarification offers at most.
 MAX_OPTIONS = 3
@@ -80,6 +80,18 @@ def judge_retrieval(
     shown = ", ".join(f"{c.snippet.id} {c.evidence:.2f}" for c in options)
     why = f"answers from {min_score:.2f}" if level < min_score else "the best does not lead the others clearly"
     return Verdict(Evidence.UNSURE, options, f"unsure between {shown} ({why})")
+
+
+def continued(follow_up: Verdict, own: Verdict) -> Verdict:
+    """A message too short to stand on its own ("and for how long?", "how much is it"), that
+    matches nothing alone but matches with the question before it: the bot asks whether it
+    goes on with that question's topic, offering also what the message alone comes near
+    (after "do you ship to Ireland?", "how much is it" may be about delivery prices). Never an
+    answer: what the two words point at alone may be the customer's new topic."""
+    options = [follow_up.options[0]]
+    options += [c for c in own.options if c.snippet != follow_up.options[0].snippet]
+    shown = ", ".join(c.snippet.id for c in options[:MAX_OPTIONS])
+    return Verdict(Evidence.UNSURE, tuple(options[:MAX_OPTIONS]), f"a follow-up, unsure between {shown}")
 
 
 def clarification_text(options: Sequence[Option]) -> str:

@@ -4,9 +4,10 @@ when nothing is close, when a hand-off example is closer, or when it is unsure t
 from __future__ import annotations
 
 import pytest
+from conftest import REPO, needs_model
 
 from supportbot import Conversation, Engine, load_bot
-from supportbot.clarify import PERSON, Evidence, clarification_text, judge_retrieval, read_pick
+from supportbot.clarify import PERSON, Evidence, clarification_text, continued, judge_retrieval, read_pick
 from supportbot.config import SnippetConfig
 from supportbot.decision import Option
 from supportbot.providers.offline import OfflineProvider
@@ -39,6 +40,15 @@ def test_a_message_near_neither_a_snippet_nor_a_hand_off_example_matches_nothing
     assert "hand-off examples at 0.30" in verdict.detail
     assert judge_retrieval([], 0.3, 0.5, 0.35).evidence == Evidence.NO_MATCH
     assert judge_retrieval([candidate("a", 0.2)], 0.35, 0.5, 0.35).evidence == Evidence.HANDOFF_EXAMPLE
+
+
+def test_a_follow_up_offers_the_topic_it_goes_on_with_first_then_what_it_comes_near_alone():
+    with_before = judge_retrieval([candidate("pause", 0.8)], 0.0, 0.5, 0.35)
+    alone = judge_retrieval([candidate("delivery", 0.45), candidate("pause", 0.4)], 0.0, 0.5, 0.35)
+    asked = continued(with_before, alone)
+    assert asked.evidence == Evidence.UNSURE and [c.snippet.id for c in asked.options] == ["pause", "delivery"]
+    nothing_alone = judge_retrieval([candidate("delivery", 0.2)], 0.0, 0.5, 0.35)
+    assert [c.snippet.id for c in continued(with_before, nothing_alone).options] == ["pause"]
 
 
 def test_a_clarification_also_offers_a_runner_up_just_under_the_floor():
@@ -182,6 +192,24 @@ async def test_a_follow_up_that_matches_only_with_the_message_before_it_is_answe
     assert first.citations == ["shipping-times"]
     follow_up = await engine.turn(conversation, "delivery?")
     assert (follow_up.action, follow_up.citations) == ("answer", ["shipping-times"])
+
+
+@needs_model
+async def test_a_one_word_follow_up_is_asked_about_and_a_new_question_is_not(tmp_path, monkeypatch):
+    monkeypatch.setenv("SUPPORTBOT_CACHE_DIR", str(tmp_path / "cache"))
+    bot = load_bot(REPO / "bots" / "bean-there.yaml", env={})
+    async with Engine.for_bot(bot, {}, provider="offline") as engine:
+        conversation = Conversation(bot.id)
+        assert (await engine.turn(conversation, "how do i pause my subscription")).citations == ["subscription-pause"]
+        # Alone, "long" is nearest delivery times; after the pause, it goes on with it.
+        follow_up = await engine.turn(conversation, "and for how long?")
+        assert follow_up.action == "clarify" and follow_up.options[0].id == "subscription-pause"
+        assert (await engine.turn(conversation, "yes")).citations == ["subscription-pause"]
+        # A question of its own that the FAQ lacks is no follow-up.
+        other = Conversation(bot.id)
+        await engine.turn(other, "how do i pause my subscription")
+        new_topic = await engine.turn(other, "do you have oat milk")
+        assert (new_topic.action, new_topic.handoff.rule) == ("handoff", "no_match")
 
 
 async def test_small_talk_between_a_question_and_its_follow_up_does_not_hide_the_question(write):
