@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import REPO
 from typer.testing import CliRunner
 
@@ -143,6 +144,17 @@ def test_record_new_turns_a_chat_session_into_a_fixture(tmp_path):
     assert result.exit_code == 0, result.output
     text = out.read_text()
     assert "action: answer" in text and "rule: asks-for-human" in text
+    assert invoke("replay", str(out)).exit_code == 0
+
+
+def test_record_new_writes_messages_that_read_back_as_text(tmp_path):
+    # "yes" and "no" are booleans to the loader's YAML, "2" a number, "a: b" a mapping.
+    out = tmp_path / "new.transcript.yaml"
+    bot = REPO / "bots" / "bean-there.yaml"
+    said = ["ground or whole?", "yes", "no", "2", "on", "a: b", "[1]"]
+    result = invoke("record", "--new", str(bot), "--out", str(out), stdin="\n".join(said) + "\n")
+    assert result.exit_code == 0, result.output
+    assert [turn["user"] for turn in yaml.safe_load(out.read_text())["turns"]] == said
     assert invoke("replay", str(out)).exit_code == 0
 
 

@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml as pyyaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.scalarstring import SingleQuotedScalarString
 
 from ..bot import Bot
 from ..conversation import Conversation
@@ -162,7 +164,7 @@ async def record_new(
     secrets = _secrets(bot, env)
     for recording in turns:
         node = CommentedMap()
-        node["user"] = recording.user
+        node["user"] = _text(recording.user)
         _write_outputs(node, recording, secrets)
         node["expect"] = _expect_node(_expect_from(recording.decision, Expect()))
         document["turns"].append(node)
@@ -170,6 +172,16 @@ async def record_new(
     _dump(document, out)
     _write_requests(out, turns, secrets)
     return RecordResult(out, turns)
+
+
+def _text(text: str) -> str:
+    """A customer's message as YAML that reads back as that text. ruamel writes YAML 1.2,
+    where "yes" and "no" are plain text; the loader reads YAML 1.1, where they are booleans."""
+    try:
+        plain = pyyaml.safe_load(text) == text
+    except pyyaml.YAMLError:
+        plain = False
+    return text if plain else SingleQuotedScalarString(text)
 
 
 def _relpath(target: Path, start: Path) -> str:
