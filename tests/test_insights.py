@@ -12,9 +12,11 @@ import pytest
 import yaml
 from conftest import REPO
 from fastapi.testclient import TestClient
+from rich.console import Console
 from typer.testing import CliRunner
 
 from supportbot import load_bot
+from supportbot.cli import insights as insights_cli
 from supportbot.cli.main import app
 from supportbot.server import ServerSettings, create_app
 
@@ -150,7 +152,7 @@ def traffic(client: TestClient) -> dict[str, str]:
     return ids
 
 
-def test_report_counts_what_the_store_holds(client, database_url, tmp_path):
+def test_report_counts_what_the_store_holds(client, database_url, tmp_path, monkeypatch):
     traffic(client)
     data = json.loads(cli("report", "--db", database_url, "--bots", str(BOT), "--json"))
     [bot] = data["bots"]
@@ -169,6 +171,13 @@ def test_report_counts_what_the_store_holds(client, database_url, tmp_path):
     page = tmp_path / "report.html"
     text = cli("report", "--db", database_url, "--bots", str(BOT), "--html", str(page))
     assert "bean-there" in text and page.read_text().startswith("<!doctype html>")
+    # The runner's terminal is 80 columns: too narrow for the table, whose headings rich cut
+    # to "co…"; each day is a line of words instead.
+    assert "…" not in text and "conversations, " in text and "% contained" in text
+    wide = Console(width=200, record=True, highlight=False)
+    monkeypatch.setattr(insights_cli, "out", wide)
+    insights_cli._print_report(data)
+    assert "┃ day " in wide.export_text() and "…" not in wide.export_text()
     assert "<script" not in page.read_text()
 
 

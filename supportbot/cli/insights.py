@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 import yaml
+from rich.measure import Measurement
 from rich.table import Table
 
 from ..ages import iso_utc
@@ -122,11 +123,15 @@ def _print_report(data: dict[str, Any]) -> None:
         out.print("No conversations in this window.", markup=False)
     for bot in data["bots"]:
         out.print(f"\n[bold]{bot['bot']}[/bold]  model: {bot['model'] or 'none (offline)'}")
-        table = Table("day", "conv", "contained", "turns", "hand-offs", "unanswered", "clarified/picked",
-                      "small talk", "up/down", "p50 ms", "p95 ms", "tokens in/out", "cost $")  # fmt: skip
-        for row in [*bot["days"], {"day": "total", **bot["totals"]}]:
+        rows = [*bot["days"], {"day": "total", **bot["totals"]}]
+        table = Table(*_COLUMNS)
+        for row in rows:
             table.add_row(*_cells(row), end_section=row["day"] == bot["days"][-1]["day"] if bot["days"] else False)
-        out.print(table)
+        if Measurement.get(out, out.options.update(max_width=10_000), table).maximum <= out.width:
+            out.print(table)
+        else:  # squeezed into a narrow terminal its headers read "co…", "tu…": a line a day instead
+            for row in rows:
+                out.print(_day_line(row), markup=False, soft_wrap=False)
         reasons = ", ".join(f"{h['rule']} {h['count']}" for h in bot["handoffs"]) or "none"
         out.print(f"hand-offs by rule: {reasons}", markup=False)
         most = ", ".join(f"{c['snippet']} {c['answers']}" for c in bot["most_cited"]) or "none"
@@ -136,6 +141,22 @@ def _print_report(data: dict[str, Any]) -> None:
             f"{c['snippet']} {c['not_helped'] + c['rated_down']} of {c['answers']}" for c in bot["did_not_help"]
         )
         out.print(f"answers that did not help ('that didn't help', rated down): {missed or 'none'}", markup=False)
+
+
+_COLUMNS = (
+    "day", "conv", "contained", "turns", "hand-offs", "unanswered", "clarified/picked", "small talk", "up/down",
+    "p50 ms", "p95 ms", "tokens in/out", "cost $",
+)  # fmt: skip
+
+
+def _day_line(row: dict[str, Any]) -> str:
+    """One day of the report as words: "2026-12-06: 15 conversations, 33% contained, ..."."""
+    day, conv, contained, turns, handoffs, unanswered, clarified, small, rated, p50, p95, tokens, cost = _cells(row)
+    return (
+        f"{day}: {conv} conversations, {contained} contained, {turns} turns, {handoffs} hand-offs "
+        f"({unanswered} unanswered), clarified/picked {clarified}, small talk {small}, rated up/down {rated}, "
+        f"p50 {p50} ms, p95 {p95} ms, tokens in/out {tokens}, cost ${cost}"
+    )
 
 
 def _cells(row: dict[str, Any]) -> list[str]:
