@@ -188,6 +188,20 @@ def test_gaps_are_unanswered_questions_rated_down_answers_and_clarifications_nob
     assert "draft: true" in drafts and drafts.count("- id:") == 1  # groups of two or more only
 
 
+def test_a_follow_up_gap_carries_the_question_it_followed_and_a_bare_number_is_no_gap():
+    def embed(texts):
+        return np.array([(1.0, 0.0) for _ in texts], dtype=np.float32)
+
+    talk = conversation(
+        "a", ("customer", "how do i pause my subscription", answer("pause")), ("bot", "Under Account...", None),
+        ("customer", "thanks", {"action": "answer", "citations": [], "small_talk": "thanks"}), ("bot", "You're...", None),
+        ("customer", "and for how long?", clarify("pause")), ("bot", "Did you mean...", None),
+        ("customer", "2", handoff("no_match")), ("bot", "A person...", None),
+    )  # fmt: skip
+    clusters, _ = find_gaps(turns_of([talk]), {}, embed)
+    assert [c.messages for c in clusters] == [["and for how long? (after: how do i pause my subscription)"]]
+
+
 def test_a_hand_off_an_agent_answered_with_a_snippets_answer_is_avoidable():
     def embed(texts):
         return np.array([(1.0, 0.0) for _ in texts], dtype=np.float32)

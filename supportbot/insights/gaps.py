@@ -76,8 +76,23 @@ def gap_turns(turns: Sequence[Turn]) -> list[Turn]:
         for t in turns
         if not t.withheld
         and not t.small_talk
+        and _LETTER.search(t.text)  # "2" to a clarification that had one option asks nothing
         and (t.unanswered or (t.action == "clarify" and not t.picked) or (t.rating and t.rating.rating == "down"))
     ]
+
+
+_LETTER = re.compile(r"[^\W\d_]")
+
+
+def in_context(turn: Turn) -> str:
+    """The message as a gap: a follow-up of one word that says what it is about ("and for how
+    long?") means nothing alone, so it carries the question it followed."""
+    from ..retrieval.lexical import terms  # here: the retrieval package is heavy to import
+
+    text = textnorm.clean(turn.text)
+    if turn.asked_before and len(terms(text)) <= 1:
+        return f"{text} (after: {textnorm.clean(turn.asked_before)})"
+    return text
 
 
 def find_gaps(
@@ -94,13 +109,13 @@ def find_gaps(
     rest = [t for t in gaps if id(t) not in covered]
     if not rest:
         return [], avoidable
-    texts = [textnorm.clean(t.text) for t in rest]
+    texts = [in_context(t) for t in rest]
     unique = list(dict.fromkeys(texts))
     encoded = embed(unique)
     row_of = {text: row for row, text in enumerate(unique)}
     vectors = encoded[[row_of[text] for text in texts]]
     groups = average_linkage(vectors, threshold)
-    clusters = [_cluster([rest[i] for i in group], vectors[group]) for group in groups]
+    clusters = [_cluster([rest[i] for i in group], [texts[i] for i in group], vectors[group]) for group in groups]
     clusters.sort(key=lambda c: (-c.size, c.title))
     return clusters, avoidable
 
@@ -139,15 +154,15 @@ def average_linkage(vectors: NDArray[np.float32], threshold: float) -> list[list
     return list(members.values())
 
 
-def _cluster(turns: list[Turn], vectors: NDArray[np.float32]) -> Cluster:
+def _cluster(turns: list[Turn], texts: list[str], vectors: NDArray[np.float32]) -> Cluster:
     """Messages most typical of the group first; the most typical one is its title."""
     centrality = (vectors @ vectors.T).mean(axis=1)
     order = np.argsort(-centrality, kind="stable")
     ordered = [turns[i] for i in order]
     replies = Counter(t.agent_replies[0].strip() for t in ordered if t.agent_replies)
     return Cluster(
-        title=suggest_title(ordered[0].text),
-        messages=[t.text for t in ordered],
+        title=suggest_title(texts[order[0]]),
+        messages=[texts[i] for i in order],
         turns=ordered,
         draft_answer=replies.most_common(1)[0][0] if replies else None,
     )

@@ -43,6 +43,7 @@ class Turn:
     picked: bool = False  # a clarification whose next turn answered with one of its options
     agent_replies: tuple[str, ...] = ()  # what agents wrote after this turn's hand-off
     withheld: bool = False  # caught by a text rule (a card number): never exported
+    asked_before: str | None = None  # the customer's message before this one, small talk aside
 
     @property
     def day(self) -> str:
@@ -112,6 +113,7 @@ def _conversation_turns(activity: ConversationActivity) -> list[Turn]:
                 picked=_picked(message.decision, messages[index + 1 :]),
                 agent_replies=_agent_replies(message.decision, messages[index + 1 :]),
                 withheld=message.withheld,
+                asked_before=next((t.text for t in reversed(turns) if not t.small_talk), None),
             )
         )
     return turns
