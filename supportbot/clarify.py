@@ -19,8 +19,18 @@ from . import textnorm
 from .decision import Option
 from .person import asks_for_person
 from .retrieval.base import Candidate
+from .retrieval.lexical import terms
 
-__all__ = ["PERSON", "Evidence", "Verdict", "clarification_text", "continued", "judge_retrieval", "read_pick"]
+__all__ = [
+    "PERSON",
+    "Evidence",
+    "Verdict",
+    "clarification_text",
+    "continued",
+    "judge_retrieval",
+    "read_pick",
+    "says_too_little",
+]
 
 #: How many snippets a clarification offers at most.
 MAX_OPTIONS = 3
@@ -80,6 +90,13 @@ def judge_retrieval(
     shown = ", ".join(f"{c.snippet.id} {c.evidence:.2f}" for c in options)
     why = f"answers from {min_score:.2f}" if level < min_score else "the best does not lead the others clearly"
     return Verdict(Evidence.UNSURE, options, f"unsure between {shown} ({why})")
+
+
+def says_too_little(text: str) -> bool:
+    """Whether a message has at most one word that says what it is about ("and for how
+    long?": "long"): after a question, it is a follow-up that cannot stand on its own ("do
+    you have oat milk" can)."""
+    return len(terms(text)) <= 1
 
 
 def continued(follow_up: Verdict, own: Verdict) -> Verdict:

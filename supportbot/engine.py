@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 
 from . import textnorm
 from .bot import Bot
-from .clarify import Evidence, Verdict, clarification_text, continued, judge_retrieval, read_pick
+from .clarify import Evidence, Verdict, clarification_text, continued, judge_retrieval, read_pick, says_too_little
 from .conversation import Conversation, TurnRecord
 from .decision import Decision, Handoff, Option, Usage, builtin_handoff
 from .errors import InvalidReply, MessageRejected, ModelUnavailable, UngroundedReply
@@ -39,7 +39,6 @@ from .providers.registry import create_provider
 from .reply import MAX_REPLY_CHARS, ModelReply, parse_reply, strict_reply_schema
 from .response_cache import ResponseCache, cache_key, content_hash
 from .retrieval import Candidate, retriever_for
-from .retrieval.lexical import terms
 from .smalltalk import SmallTalk, Split, by_meaning, declines, offered_more, split_small_talk
 from .streaming import ReplyStream
 from .tokens import TokenCounter, encoding_for, token_counter
@@ -54,9 +53,6 @@ MAX_ATTEMPTS = 2
 _HISTORY_QUERIES = 1
 #: How far back to look for them past small talk.
 _HISTORY_LOOK_BACK = 4
-#: A message with at most this many words that say what it is about ("and for how long?":
-#: "long") cannot stand on its own after a question; "do you have oat milk" can.
-_FOLLOW_UP_TERMS = 1
 
 
 def _earlier_questions(conversation: Conversation) -> list[str]:
@@ -210,7 +206,7 @@ class Engine:
             # a delivery question is about skipping, not about delivery times.
             if follow_up.evidence == Evidence.MATCH and own_best and follow_up.options[0].snippet == own_best.snippet:
                 return joined, follow_up
-            if follow_up.evidence == Evidence.MATCH and len(terms(question)) <= _FOLLOW_UP_TERMS:
+            if follow_up.evidence == Evidence.MATCH and says_too_little(question):
                 return joined, continued(follow_up, verdict)
         return candidates, verdict
 

@@ -23,6 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .. import textnorm
+from ..clarify import says_too_little
 from .masking import mask
 from .turns import Turn
 
@@ -87,10 +88,8 @@ _LETTER = re.compile(r"[^\W\d_]")
 def in_context(turn: Turn) -> str:
     """The message as a gap: a follow-up of one word that says what it is about ("and for how
     long?") means nothing alone, so it carries the question it followed."""
-    from ..retrieval.lexical import terms  # here: the retrieval package is heavy to import
-
     text = textnorm.clean(turn.text)
-    if turn.asked_before and len(terms(text)) <= 1:
+    if turn.asked_before and says_too_little(text):
         return f"{text} (after: {textnorm.clean(turn.asked_before)})"
     return text
 
