@@ -88,18 +88,23 @@ def test_a_catastrophic_rule_never_blocks_the_server(write, tmp_path):
         "thank ,  " * 220 + "x",
         "no " * 600 + "x",
         "hello" + " " * 1990 + "human?",
+        "a" * 3999 + "n",
+        "dont" * 1000,
     ],
-    ids=["spaces", "two-runs", "bangs", "thanks", "commas", "no", "person"],
+    ids=["spaces", "two-runs", "bangs", "thanks", "commas", "no", "person", "one-word", "contractions"],
 )
 def test_the_longest_message_cannot_stall_small_talk_or_complaint_matching(text):
     """The built-in patterns, too, run on the event loop: none may take long on any message
     (a gap between words that could split a run of spaces once cost minutes on the second)."""
+    from supportbot.clarify import says_too_little
     from supportbot.not_helped import says_not_helped
     from supportbot.person import asks_for_person
-    from supportbot.smalltalk import split_small_talk
+    from supportbot.smalltalk import by_meaning, examples, split_small_talk
 
+    close_to_thanks = [0.9 if kind == "thanks" else 0.0 for _, kind in examples()]  # so the negation check runs
     started = time.monotonic()
-    split_small_talk(text), says_not_helped(text), asks_for_person(text)
+    split_small_talk(text), says_not_helped(text), asks_for_person(text), says_too_little(text)
+    by_meaning(close_to_thanks, text)
     assert time.monotonic() - started < 1.0
 
 
