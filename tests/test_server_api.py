@@ -64,6 +64,16 @@ def test_the_whole_lifecycle_answer_handoff_silence_claim_reply_release_answer(t
         assert (again["action"], again["citations"], again["state"]) == ("answer", ["storing-coffee"], "bot_active")
 
 
+def test_a_clarification_stays_open_across_small_talk_in_the_store(tmp_path):
+    with client_for(tmp_path) as client:
+        asked = post(client, "ground or whole?").json()
+        cid = asked["conversation_id"]
+        assert asked["action"] == "clarify" and [o["id"] for o in asked["options"]] == ["grind-options"]
+        assert post(client, "hmm", cid).json()["small_talk"] == "hesitation"
+        picked = post(client, "yes", cid).json()
+        assert (picked["action"], picked["citations"]) == ("answer", ["grind-options"])
+
+
 def test_a_message_to_a_closed_conversation_reopens_it_to_the_bot(tmp_path):
     """Like a helpdesk reopening a solved ticket: the customer is answered (or queued for a
     person again), never told someone will reply to a conversation nobody looks at."""
