@@ -93,10 +93,17 @@ def judge_retrieval(
 
 
 def says_too_little(text: str) -> bool:
-    """Whether a message has at most one word that says what it is about ("and for how
-    long?": "long"): after a question, it is a follow-up that cannot stand on its own ("do
-    you have oat milk" can)."""
-    return len(terms(text)) <= 1
+    """Whether a message asks something with at most one word that says what it is about
+    ("and for how long?": "long"): after a question, it is a follow-up that cannot stand on
+    its own ("do you have oat milk" can). "no" asks nothing: after an answer it may mean
+    "that's not it"."""
+    return bool(_ASKS.search(text)) and len(terms(text)) <= 1
+
+
+_ASKS = re.compile(
+    r"\?|(?<!\w)(?:what|when|where|which|who|whom|whose|why|how|can|could|is|are|do|does|did|will|would|should)(?!\w)",
+    re.IGNORECASE,
+)
 
 
 def continued(follow_up: Verdict, own: Verdict) -> Verdict:

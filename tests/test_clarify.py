@@ -7,7 +7,15 @@ import pytest
 from conftest import REPO, needs_model
 
 from supportbot import Conversation, Engine, load_bot
-from supportbot.clarify import PERSON, Evidence, clarification_text, continued, judge_retrieval, read_pick
+from supportbot.clarify import (
+    PERSON,
+    Evidence,
+    clarification_text,
+    continued,
+    judge_retrieval,
+    read_pick,
+    says_too_little,
+)
 from supportbot.config import SnippetConfig
 from supportbot.decision import Option
 from supportbot.providers.offline import OfflineProvider
@@ -40,6 +48,15 @@ def test_a_message_near_neither_a_snippet_nor_a_hand_off_example_matches_nothing
     assert "hand-off examples at 0.30" in verdict.detail
     assert judge_retrieval([], 0.3, 0.5, 0.35).evidence == Evidence.NO_MATCH
     assert judge_retrieval([candidate("a", 0.2)], 0.35, 0.5, 0.35).evidence == Evidence.HANDOFF_EXAMPLE
+
+
+@pytest.mark.parametrize(
+    ("text", "too_little"),
+    [("and for how long?", True), ("how much is it", True), ("when?", True), ("delivery?", True),
+     ("no", False), ("nope", False), ("do you have oat milk", False), ("can i skip one and pause", False)],
+)  # fmt: skip
+def test_a_follow_up_asks_something_with_at_most_one_word_of_its_own(text, too_little):
+    assert says_too_little(text) is too_little
 
 
 def test_a_follow_up_offers_the_topic_it_goes_on_with_first_then_what_it_comes_near_alone():
@@ -205,11 +222,12 @@ async def test_a_one_word_follow_up_is_asked_about_and_a_new_question_is_not(tmp
         follow_up = await engine.turn(conversation, "and for how long?")
         assert follow_up.action == "clarify" and follow_up.options[0].id == "subscription-pause"
         assert (await engine.turn(conversation, "yes")).citations == ["subscription-pause"]
-        # A question of its own that the FAQ lacks is no follow-up.
-        other = Conversation(bot.id)
-        await engine.turn(other, "how do i pause my subscription")
-        new_topic = await engine.turn(other, "do you have oat milk")
-        assert (new_topic.action, new_topic.handoff.rule) == ("handoff", "no_match")
+        # A question of its own that the FAQ lacks is no follow-up, and "no" asks nothing.
+        for said in ("do you have oat milk", "no"):
+            other = Conversation(bot.id)
+            await engine.turn(other, "how do i pause my subscription")
+            new_topic = await engine.turn(other, said)
+            assert (new_topic.action, new_topic.handoff.rule) == ("handoff", "no_match"), said
 
 
 async def test_small_talk_between_a_question_and_its_follow_up_does_not_hide_the_question(write):
