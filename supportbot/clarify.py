@@ -25,9 +25,11 @@ __all__ = [
     "PERSON",
     "Evidence",
     "Verdict",
+    "asked_again_text",
     "clarification_text",
     "continued",
     "judge_retrieval",
+    "missed_option",
     "read_pick",
     "says_too_little",
 ]
@@ -124,6 +126,21 @@ def clarification_text(options: Sequence[Option]) -> str:
         return f'I\'m not sure I understood. Did you mean "{options[0].title}"? Say yes, or shall I get a person?'
     listed = ", ".join(f"({number}) {option.title}" for number, option in enumerate(options, 1))
     return f"I'm not sure I understood. Did you mean: {listed}? Or shall I get a person?"
+
+
+def missed_option(text: str, options: Sequence[Option]) -> int | None:
+    """The number the customer answered a clarification with when no option has it ("2" to
+    a question with one option), else None."""
+    number = _NUMBER.match(textnorm.fold(text).strip())
+    return int(number.group(1)) if number and int(number.group(1)) > len(options) else None
+
+
+def asked_again_text(options: Sequence[Option]) -> str:
+    """The clarification once more, after a number it did not offer."""
+    if len(options) == 1:
+        return f'There is only one option: "{options[0].title}". Say yes, or shall I get a person?'
+    listed = ", ".join(f"({number}) {option.title}" for number, option in enumerate(options, 1))
+    return f"Please choose 1 to {len(options)}: {listed}. Or shall I get a person?"
 
 
 class _Person(StrEnum):

@@ -19,7 +19,17 @@ from dataclasses import dataclass, replace
 
 from . import textnorm
 from .bot import Bot
-from .clarify import Evidence, Verdict, clarification_text, continued, judge_retrieval, read_pick, says_too_little
+from .clarify import (
+    Evidence,
+    Verdict,
+    asked_again_text,
+    clarification_text,
+    continued,
+    judge_retrieval,
+    missed_option,
+    read_pick,
+    says_too_little,
+)
 from .conversation import Conversation, TurnRecord
 from .decision import Decision, Handoff, Option, Usage, builtin_handoff
 from .errors import InvalidReply, MessageRejected, ModelUnavailable, UngroundedReply
@@ -142,6 +152,8 @@ class Engine:
             pick = read_pick(split.question or text, conversation.clarifying, option)
             if pick is not None:
                 return self._record(conversation, text, self._picked(conversation, pick, started))
+            if missed_option(text, conversation.clarifying):  # "2" to one option: asked again, not a question
+                return self._record(conversation, text, self._asked_again(conversation, started))
         if split.small_talk is None and declines(text) and offered_more(conversation.last_reply(), smalltalk):
             split = Split(SmallTalk.GOODBYE, "")
         if split.small_talk is not None:
@@ -224,6 +236,13 @@ class Engine:
             return self._handoff(conversation, builtin_handoff("asked_for_person"), started)
         return Decision(
             conversation_id=conversation.id, action="answer", reply=snippet.answer.strip(), citations=[snippet.id],
+            latency_ms=_ms_since(started),
+        )  # fmt: skip
+
+    def _asked_again(self, conversation: Conversation, started: float) -> Decision:
+        options = list(conversation.clarifying)
+        return Decision(
+            conversation_id=conversation.id, action="clarify", reply=asked_again_text(options), options=options,
             latency_ms=_ms_since(started),
         )  # fmt: skip
 

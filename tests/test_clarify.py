@@ -10,9 +10,11 @@ from supportbot import Conversation, Engine, load_bot
 from supportbot.clarify import (
     PERSON,
     Evidence,
+    asked_again_text,
     clarification_text,
     continued,
     judge_retrieval,
+    missed_option,
     read_pick,
     says_too_little,
 )
@@ -142,6 +144,28 @@ async def test_a_yes_to_a_one_option_clarification_picks_it_even_when_it_reads_a
     assert (answered.action, answered.citations, answered.small_talk) == ("answer", ["shipping-times"], None)
     # With nothing asked, the same words are small talk, never a hand-off.
     assert (await engine.turn(Conversation(bot.id), reply)).small_talk == "acknowledgement"
+
+
+async def test_a_number_no_option_has_is_asked_again_not_taken_for_a_question(write):
+    bot = clarifying_bot(write)
+    engine = Engine(bot, ScriptedProvider([]))
+    conversation = Conversation(bot.id)
+    asked = await engine.turn(conversation, "delivery")
+    assert [o.id for o in asked.options] == ["shipping-times"]
+    again = await engine.turn(conversation, "2")
+    assert (again.action, again.options) == ("clarify", asked.options)
+    assert again.reply == 'There is only one option: "Shipping times". Say yes, or shall I get a person?'
+    answered = await engine.turn(conversation, "yes")
+    assert (answered.action, answered.citations) == ("answer", ["shipping-times"])
+
+
+def test_a_number_outside_the_options_is_missed_and_asked_again_by_the_list():
+    assert missed_option("2", OPTIONS[:1]) == 2 and missed_option("option 3", OPTIONS) == 3
+    assert missed_option("2", OPTIONS) is None and missed_option("two coffees", OPTIONS) is None
+    assert (
+        asked_again_text(OPTIONS)
+        == "Please choose 1 to 2: (1) Opening hours, (2) Booking a repair. Or shall I get a person?"
+    )
 
 
 async def test_small_talk_after_a_clarification_leaves_it_open(write):
