@@ -264,10 +264,12 @@ def declines(text: str) -> bool:
 
 def offered_more(last_reply: str | None, replies: SmallTalkSettings) -> bool:
     """Whether the bot's last words were one of its small-talk replies that asks what else
-    it can do. Compared as stored: a conversation read back from the store holds cleaned text."""
-    offers = (replies.greeting, replies.thanks, replies.acknowledgement)
+    it can do, or the reply to a hesitation, which asks the customer to go on ("hmm", then
+    "no": nothing more). Compared as stored: a conversation read back from the store holds
+    cleaned text."""
+    offers = [r for r in (replies.greeting, replies.thanks, replies.acknowledgement) if "?" in r]
     return last_reply is not None and textnorm.clean(last_reply) in {
-        textnorm.clean(r.strip()) for r in offers if "?" in r
+        textnorm.clean(r.strip()) for r in (*offers, replies.hesitation)
     }
 
 

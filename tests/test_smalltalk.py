@@ -199,6 +199,10 @@ async def test_no_to_anything_else_is_a_goodbye_and_no_after_an_answer_is_not_sm
         assert (decision.action, decision.small_talk) == ("answer", "goodbye"), text
         await engine.turn(conversation, "thanks!")
     assert conversation.state == "bot_active"
+    # After "hmm", asked to go on, "no" is nothing more, too.
+    hesitated = Conversation(bot.id)
+    await engine.turn(hesitated, "hmm")
+    assert (await engine.turn(hesitated, "no")).small_talk == "goodbye"
     # Without that question, "no" may mean "that's not it": it is not taken for small talk.
     assert (await engine.turn(Conversation(bot.id), "no")).small_talk is None
     # A conversation read back from the store knows what the bot said last, too.
