@@ -149,7 +149,7 @@ async def measure(bot_path: Path, url: str, turns: int) -> tuple[list[float], li
         if len(conversation.turns) >= 6:  # conversations of a few turns, so history is trimmed and counted
             conversation = Conversation(bot.id)
         # The bare call's payload: the messages the engine is about to send, built untimed.
-        candidates = retriever_for(bot).search(question, bot.config.knowledge.top_k, conversation.recent_user_texts(1))
+        candidates = retriever_for(bot).search(question, bot.config.knowledge.top_k, conversation.recent_questions(1))
         messages = build_messages(
             bot.config.system_prompt, candidates, conversation.history(), question, bot.config.limits.history_tokens
         )

@@ -10,8 +10,12 @@ from .decision import Decision, Option
 from .lifecycle import ConversationState
 from .policy import ConversationFacts
 from .prompt import HistoryTurn
+from .smalltalk import split_small_talk
 
 __all__ = ["Conversation", "ConversationState", "TurnRecord"]
+
+#: How far back to look for the customer's questions, past small talk.
+_LOOK_BACK = 4
 
 
 @dataclass(frozen=True)
@@ -46,8 +50,18 @@ class Conversation:
         replies = self._said("assistant")
         return replies[-1] if replies else None
 
-    def recent_user_texts(self, n: int) -> list[str]:
-        return self._said("user")[-n:] if n > 0 else []
+    def recent_questions(self, n: int) -> list[str]:
+        """The customer's last `n` messages that asked something, oldest first, each without its
+        greeting or thanks: "ok" or "thanks!" between a question and its follow-up ("and for a
+        whole year?") steers nothing, and joined to the follow-up it hid the question."""
+        questions: list[str] = []
+        for text in reversed(self._said("user")[-_LOOK_BACK:]):
+            if len(questions) == n:
+                break
+            split = split_small_talk(text)
+            if split.small_talk is None:
+                questions.insert(0, split.question)
+        return questions
 
     def _said(self, role: str) -> list[str]:
         return [m["content"] for turn in self.history() for m in turn.messages if m["role"] == role]

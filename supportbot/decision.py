@@ -91,3 +91,9 @@ class Decision(_Strict):
     cached: bool = Field(False, description="Served from the response cache: the same first message, no model call.")
     usage: Usage = Field(default_factory=Usage)
     latency_ms: float = 0.0
+
+    @property
+    def with_person_already(self) -> bool:
+        """A message written while the team has the conversation: no new hand-off, and
+        nothing new for the bot to say, so clients show no bot reply for it."""
+        return self.handoff is not None and self.handoff.rule == "already_handed_off"

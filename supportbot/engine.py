@@ -61,22 +61,6 @@ log = logging.getLogger("supportbot.engine")
 MAX_ATTEMPTS = 2
 #: Earlier customer messages that also steer snippet selection.
 _HISTORY_QUERIES = 1
-#: How far back to look for them past small talk.
-_HISTORY_LOOK_BACK = 4
-
-
-def _earlier_questions(conversation: Conversation) -> list[str]:
-    """The customer's last messages that asked something, as asked: "ok" or "thanks!" between a
-    question and its follow-up ("and for a whole year?") steers nothing, and joined to the
-    follow-up it hid the question the follow-up goes with."""
-    questions: list[str] = []
-    for text in reversed(conversation.recent_user_texts(_HISTORY_LOOK_BACK)):
-        split = split_small_talk(text)
-        if split.small_talk is None:
-            questions.insert(0, split.question)
-            if len(questions) == _HISTORY_QUERIES:
-                break
-    return questions
 
 
 def check_message(text: str, max_chars: int) -> str:
@@ -153,7 +137,9 @@ class Engine:
             if pick is not None:
                 return self._record(conversation, text, self._picked(conversation, pick, started))
             if missed_option(text, conversation.clarifying):  # "2" to one option: asked again, not a question
-                return self._record(conversation, text, self._asked_again(conversation, started))
+                options = list(conversation.clarifying)
+                again = self._clarification(conversation, options, asked_again_text(options), started)
+                return self._record(conversation, text, again)
         if split.small_talk is None and declines(text) and offered_more(conversation.last_reply(), smalltalk):
             split = Split(SmallTalk.GOODBYE, "")
         if split.small_talk is not None:
@@ -166,7 +152,7 @@ class Engine:
     ) -> Decision:  # fmt: skip
         """Retrieval decides whether the knowledge can answer at all (nothing close: hand
         off; only plausible snippets: clarify); then the provider answers."""
-        candidates, verdict = self._retrieve(question, _earlier_questions(conversation))
+        candidates, verdict = self._retrieve(question, conversation.recent_questions(_HISTORY_QUERIES))
         if verdict.evidence == Evidence.NO_MATCH and self.bot.config.small_talk.enabled:
             # Nothing in the bot is close: small talk in words the phrases do not list ("thanks a ton").
             kind = by_meaning(self.retriever.small_talk_similarities(question), question)
@@ -239,10 +225,9 @@ class Engine:
             latency_ms=_ms_since(started),
         )  # fmt: skip
 
-    def _asked_again(self, conversation: Conversation, started: float) -> Decision:
-        options = list(conversation.clarifying)
+    def _clarification(self, conversation: Conversation, options: list[Option], reply: str, started: float) -> Decision:
         return Decision(
-            conversation_id=conversation.id, action="clarify", reply=asked_again_text(options), options=options,
+            conversation_id=conversation.id, action="clarify", reply=reply, options=options,
             latency_ms=_ms_since(started),
         )  # fmt: skip
 
@@ -256,10 +241,7 @@ class Engine:
         if conversation.clarifying:
             return self._handoff(conversation, builtin_handoff("unsure_twice", verdict.detail), started)
         options = [Option(id=c.snippet.id, title=c.snippet.title) for c in verdict.options]
-        return Decision(
-            conversation_id=conversation.id, action="clarify", reply=clarification_text(options), options=options,
-            latency_ms=_ms_since(started),
-        )  # fmt: skip
+        return self._clarification(conversation, options, clarification_text(options), started)
 
     def _decide(
         self,

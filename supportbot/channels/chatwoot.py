@@ -185,7 +185,7 @@ class ChatwootChannel:
         elif decision.action == "answer":
             calls.append(self._post(f"{base}/messages", _message(decision.reply)))
         elif result.state == ConversationState.AWAITING_AGENT and decision.handoff:
-            if decision.handoff.rule == "already_handed_off":
+            if decision.with_person_already:
                 return
             row, messages, _ = await self.service.transcript(cid)
             packet = handoff_packet(row, messages)

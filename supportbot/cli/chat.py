@@ -36,9 +36,7 @@ def _piped_lines() -> Iterator[str]:
 def render_decision(decision: Decision) -> Text:
     """How a decision looks to a person at a terminal."""
     text = Text()
-    if decision.handoff and decision.handoff.rule == "already_handed_off":
-        # As in the web chat: the team has the conversation, and repeating the hand-off
-        # message after every line the customer writes to them says nothing new.
+    if decision.with_person_already:  # as in the web chat: the hand-off message once is enough
         text.append("⇢ with a person already: the bot stays silent", style="yellow")
         text.append(" (rule already_handed_off)", style="dim")
         return text
