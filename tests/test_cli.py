@@ -171,6 +171,23 @@ def test_chat_says_once_that_a_person_has_the_conversation_and_then_stays_silent
         assert "with a person already: the bot stays silent" in turn and "bot › " not in turn
 
 
+def test_piped_chat_starts_a_new_conversation_on_reset_and_stops_on_quit(spec_bot_path):
+    stdin = "I want a lawyer\n/reset\nWhere is my package?\n/quit\nnever read\n"
+    result = invoke("chat", str(spec_bot_path), "-p", "offline", stdin=stdin)
+    assert "/reset" not in result.output and "new conversation" in result.output
+    after_reset = result.output.split("new conversation")[1]
+    assert "sources: track-order" in after_reset and "with a person already" not in after_reset
+    assert "never read" not in result.output
+
+
+def test_piped_chat_with_json_shows_a_reset_as_a_new_conversation_id(spec_bot_path):
+    stdin = "Where is my package?\n/reset\nWhere is my package?\n"
+    result = invoke("chat", str(spec_bot_path), "-p", "offline", "--json", stdin=stdin)
+    first, second = (json.loads(line) for line in result.output.splitlines())
+    assert first["citations"] == second["citations"] == ["track-order"]
+    assert first["conversation_id"] != second["conversation_id"]
+
+
 def test_chat_finds_a_bot_by_id_in_the_bots_folder(monkeypatch):
     monkeypatch.chdir(REPO)
     result = invoke("chat", "bean-there", "--json", stdin="Where is my order?\n")

@@ -73,11 +73,14 @@ async def run_chat(
             command = line.strip()
             if not command:
                 continue
-            if interactive and command in ("/quit", "/exit"):
+            # The same commands piped as typed: a script of several conversations resets
+            # between them rather than sending "/reset" to the bot as a customer message.
+            if command in ("/quit", "/exit"):
                 break
-            if interactive and command == "/reset":
+            if command == "/reset":
                 conversation = Conversation(bot.id)
-                out.print("[dim]new conversation[/dim]")
+                if not as_json:  # stdout stays one Decision per line
+                    out.print("[dim]new conversation[/dim]")
                 continue
             seen += 1
             try:

@@ -116,7 +116,8 @@ def chat(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one Decision JSON object per line.")] = False,
 ) -> None:
-    """Talk to a bot in the terminal; with stdin not a terminal, one message per line."""
+    """Talk to a bot in the terminal; with stdin not a terminal, one message per line (/reset
+    between conversations)."""
     loaded = load_for_cli(bot, provider)
     try:
         code = asyncio.run(run_chat(loaded, out, err, as_json=as_json, interactive=sys.stdin.isatty(), env=os.environ))
