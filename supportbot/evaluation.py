@@ -26,7 +26,7 @@ from .providers.offline import offline_reply
 from .retrieval import retriever_for
 from .smalltalk import split_small_talk
 
-__all__ = ["Example", "Outcome", "calibrate", "load_dataset", "run_eval", "summarize"]
+__all__ = ["Example", "Outcome", "calibrate", "load_dataset", "misses", "run_eval", "summarize"]
 
 HANDOFF = "handoff"
 
@@ -209,6 +209,54 @@ def _worst(in_scope: Sequence[Outcome], count: int = 5) -> list[dict[str, Any]]:
             }
         )
     return sorted(scored, key=lambda s: (s["accuracy"], -s["examples"]))[:count]
+
+
+# Worst first: a wrong answer misleads the customer, a needless hand-off only costs a person's time.
+_MISS_ORDER = ("answered wrongly", "handed off", "asked without it", "asked instead of handing off")
+
+
+def misses(outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:
+    """Every message the bot did not handle as labelled (a clarification that offered the
+    right snippet counts as handled), worst first, then in dataset order: what an author
+    reads to see which questions to add as examples and which answers to fix."""
+    found = []
+    for outcome in outcomes:
+        miss = _miss(outcome)
+        if miss:
+            example = outcome.example
+            found.append(
+                {
+                    "line": example.line,
+                    "text": example.text,
+                    "expect": example.expect,
+                    "kind": example.kind,
+                    "miss": miss,
+                    "did": _did(outcome.decision),
+                }
+            )
+    return sorted(found, key=lambda m: (_MISS_ORDER.index(m["miss"]), m["line"]))
+
+
+def _miss(outcome: Outcome) -> str | None:
+    action = outcome.decision.action
+    if outcome.correct or outcome.clarified_right:
+        return None
+    if action == "answer":
+        return "answered wrongly"
+    if action == "clarify":
+        return "asked without it" if outcome.example.expect != HANDOFF else "asked instead of handing off"
+    return "handed off"
+
+
+def _did(decision: Decision) -> str:
+    """What the bot did, in a few words."""
+    if decision.action == "clarify":
+        return "asked: " + ", ".join(option.id for option in decision.options)
+    if decision.action == "handoff":
+        return f"handed off ({decision.handoff.rule})" if decision.handoff else "handed off"
+    if decision.small_talk:
+        return f"small talk ({decision.small_talk})"
+    return "answered " + (", ".join(decision.citations) or "without a source")
 
 
 def calibrate(bot: Bot, examples: Sequence[Example], steps: Sequence[float] | None = None) -> list[dict[str, Any]]:

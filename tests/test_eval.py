@@ -60,6 +60,49 @@ def test_the_table_names_every_figure(tmp_path):
         assert figure in output, figure
 
 
+def test_misses_lists_what_went_wrong_wrong_answers_first_and_nothing_that_went_right(tmp_path):
+    rows = [
+        {"text": "Where is my order?", "expect": "track-order", "kind": "in-scope"},  # right
+        {"text": "what trees change colour in autumn", "expect": "delivery-times", "kind": "in-scope"},
+        {"text": "how should I store my coffee?", "expect": "change-address", "kind": "in-scope"},
+        {"text": "how long does delivery take?", "expect": "handoff", "kind": "id-oos"},
+    ]
+    figures = json.loads(runner.invoke(app, ["eval", BEAN, str(dataset(tmp_path, rows)), "--json", "--misses"]).output)
+    assert [(m["line"], m["miss"], m["did"]) for m in figures["misses"]] == [
+        (3, "answered wrongly", "answered storing-coffee"),
+        (4, "answered wrongly", "answered delivery-times"),
+        (2, "handed off", "handed off (no_match)"),
+    ]
+    assert (
+        figures["misses"][0]["text"] == "how should I store my coffee?" and figures["misses"][0]["kind"] == "in-scope"
+    )
+    without = json.loads(runner.invoke(app, ["eval", BEAN, str(dataset(tmp_path, rows)), "--json"]).output)
+    assert "misses" not in without
+    table = runner.invoke(app, ["eval", BEAN, str(dataset(tmp_path, rows)), "--misses"], env={"COLUMNS": "200"}).output
+    assert "Messages not handled as labelled (3, wrong answers first)" in table and "answered storing-coffee" in table
+
+
+def test_a_clarification_that_offers_the_expected_snippet_is_no_miss(tmp_path):
+    from supportbot.decision import Decision, Option
+    from supportbot.evaluation import Example, Outcome, misses
+
+    asked = Decision(
+        conversation_id="c",
+        action="clarify",
+        reply="Did you mean ...?",
+        options=[Option(id="grind-options", title="Whole bean or ground coffee")],
+    )
+    outcomes = [
+        Outcome(Example(1, "what grind for a french press", "grind-options", "in-scope"), asked, ()),
+        Outcome(Example(2, "do you sell decaf", "handoff", "id-oos"), asked, ()),
+        Outcome(Example(3, "pause sub", "subscription-pause", "in-scope"), asked, ()),
+    ]
+    assert [(m["line"], m["miss"], m["did"]) for m in misses(outcomes)] == [
+        (3, "asked without it", "asked: grind-options"),
+        (2, "asked instead of handing off", "asked: grind-options"),
+    ]
+
+
 def test_an_unknown_snippet_id_or_a_malformed_line_is_reported_with_its_line_and_exit_2(tmp_path):
     rows = [{"text": "Where is my order?", "expect": "track-ordr"}, "{not json", {"expect": "track-order"}]
     path = dataset(tmp_path, rows)

@@ -18,7 +18,7 @@ from rich.table import Table
 from ..bot import Bot
 from ..engine import Engine
 from ..errors import ConfigError, ProviderError
-from ..evaluation import Example, Outcome, calibrate, load_dataset, run_eval, summarize
+from ..evaluation import Example, Outcome, calibrate, load_dataset, misses, run_eval, summarize
 from .common import EXIT_CONFIG, err, load_for_cli, out, print_problems
 
 __all__ = ["evaluate"]
@@ -33,6 +33,10 @@ def evaluate(
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
     do_calibrate: Annotated[
         bool, typer.Option("--calibrate", help="Search offline.min_score on this set and print the trade-off.")
+    ] = False,
+    show_misses: Annotated[
+        bool,
+        typer.Option("--misses", help="Also list every message not handled as labelled, wrong answers first."),
     ] = False,
 ) -> None:
     """Run each line as a fresh one-turn conversation through the real engine and report:
@@ -55,10 +59,14 @@ def evaluate(
         "top_k": loaded.config.knowledge.top_k,
         **summarize(outcomes),
     }
+    if show_misses:
+        figures["misses"] = misses(outcomes)
     if as_json:
         sys.stdout.write(json.dumps(figures, indent=2) + "\n")
-    else:
-        _print_figures(figures)
+        return
+    _print_figures(figures)
+    if show_misses:
+        _print_misses(figures["misses"])
 
 
 def _evaluate(bot: Bot, examples: Sequence[Example], *, show_progress: bool) -> list[Outcome]:
@@ -111,6 +119,18 @@ def _print_figures(figures: dict[str, Any]) -> None:
         instead = ", ".join(f"{name} ({count})" for name, count in row["most_often_instead"]) or "-"
         worst.add_row(escape(row["snippet"]), f"{row['accuracy']:.3f}", str(row["examples"]), escape(instead))
     out.print(worst)
+
+
+def _print_misses(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        out.print("Every message was handled as labelled.")
+        return
+    table = Table(title=f"Messages not handled as labelled ({len(rows)}, wrong answers first)")
+    for column in ("line", "message", "expected", "what went wrong", "the bot"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(str(row["line"]), escape(row["text"]), escape(row["expect"]), row["miss"], escape(row["did"]))
+    out.print(table)
 
 
 def _print_calibration(rows: list[dict[str, Any]], as_json: bool) -> None:
