@@ -10,7 +10,7 @@ from supportbot.clarify import Evidence, judge_retrieval
 from supportbot.config import SnippetConfig
 from supportbot.retrieval import Candidate
 from supportbot.retrieval.blas import one_thread
-from supportbot.retrieval.calibration import LEADS, calibrate, leads, uncalibrated
+from supportbot.retrieval.calibration import LEADS, TIE, Calibration, calibrate, clear_lead, leads, uncalibrated
 
 
 def rows(*scores: list[float]) -> np.ndarray:
@@ -72,6 +72,19 @@ def test_the_lead_is_what_the_best_match_has_over_every_other_snippet():
     assert leads(rows([0.7, 0.5, 0.6]), rows([0.7, 0.5, 0.6])).round(3).tolist() == [0.1]
     # Another snippet has more evidence than the best match: a negative lead.
     assert leads(rows([0.7, 0.6]), rows([0.5, 0.6])).round(3).tolist() == [-0.1]
+
+
+def test_a_near_tie_in_the_match_is_no_clear_lead_however_far_the_evidence_carries_one():
+    # Shifted and read against its answer, snippet 0 leads by 0.1 in evidence; the message
+    # itself matched the two almost equally.
+    calibration = Calibration(shift=np.array([0.1, 0.0]), passage_typical=np.zeros(2), lead=0.06)
+    near_tie = np.array([0.428, 0.419])
+    assert leads(near_tie[None, :], calibration.evidence(near_tie, np.zeros(2))[None, :])[0] > calibration.lead
+    assert not clear_lead(near_tie, calibration.evidence(near_tie, np.zeros(2)), calibration)
+    apart = np.array([0.428 + TIE, 0.419])
+    assert clear_lead(apart, calibration.evidence(apart, np.zeros(2)), calibration)
+    # A bot whose questions cover its customers' wording (uncalibrated) answers a near tie.
+    assert clear_lead(near_tie, near_tie, uncalibrated(2))
 
 
 def snippet_candidate(snippet_id: str, match: float, clear: bool = True) -> Candidate:

@@ -254,6 +254,20 @@ async def test_a_one_word_follow_up_is_asked_about_and_a_new_question_is_not(tmp
             assert (new_topic.action, new_topic.handoff.rule) == ("handoff", "no_match"), said
 
 
+@needs_model
+async def test_a_message_that_matches_two_snippets_almost_equally_is_asked_about(tmp_path, monkeypatch):
+    # Tracking 0.428, changing the address 0.419: tracking's calibration carried it to an
+    # answer, the wrong one.
+    monkeypatch.setenv("SUPPORTBOT_CACHE_DIR", str(tmp_path / "cache"))
+    bot = load_bot(REPO / "bots" / "bean-there.yaml", env={})
+    async with Engine.for_bot(bot, {}, provider="offline") as engine:
+        conversation = Conversation(bot.id)
+        asked = await engine.turn(conversation, "i moved, how do i change where the order goes")
+        assert asked.action == "clarify" and "change-address" in [option.id for option in asked.options]
+        picked = await engine.turn(conversation, str([o.id for o in asked.options].index("change-address") + 1))
+        assert picked.citations == ["change-address"]
+
+
 async def test_small_talk_between_a_question_and_its_follow_up_does_not_hide_the_question(write):
     bot = clarifying_bot(write)
     engine = Engine(bot, OfflineProvider(bot, {}))

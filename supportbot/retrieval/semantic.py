@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from ..config import SnippetConfig
 from .base import Candidate
 from .blas import one_thread
-from .calibration import Calibration, calibrate, cautious, leads, uncalibrated
+from .calibration import Calibration, calibrate, cautious, clear_lead, uncalibrated
 from .ngrams import NgramIndex
 from .spelling import Respeller
 
@@ -286,7 +286,7 @@ class SemanticIndex:
         first = int(np.argmax(match))
         best = np.concatenate([[first], order[order != first]])[:k]
         evidence = self.calibration.evidence(match, passages)
-        clear = bool(leads(match[None, :], evidence[None, :])[0] >= self.calibration.lead)
+        clear = clear_lead(match, evidence, self.calibration)
         return [
             Candidate(self.snippets[i], float(fused[i]), float(match[i]), float(evidence[i]), clear or i != first)
             for i in best
