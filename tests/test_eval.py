@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from supportbot import load_bot
 from supportbot.cli import app
+from supportbot.evaluation import load_dataset
 
 runner = CliRunner()
 BEAN = str(REPO / "bots" / "bean-there.yaml")
@@ -148,6 +149,19 @@ def test_handoff_examples_send_similar_messages_to_a_person(write, tmp_path):
         "my card was stolen",
         "someone stole my wallet",
     ]
+
+
+@pytest.mark.parametrize("bot_id", ["bean-there", "ledgerly-billing"])
+def test_the_example_bots_own_message_sets_load_and_keep_their_halves_apart(bot_id):
+    bot = load_bot(REPO / "bots" / f"{bot_id}.yaml", env={})
+    halves = [
+        load_dataset(REPO / "bench" / "example_bots" / f"{bot_id}.{half}.jsonl", bot.snippets_by_id)
+        for half in ("tune", "holdout")
+    ]
+    tune, holdout = ({example.text for example in half} for half in halves)
+    assert len(tune) >= 25 and len(holdout) >= 25 and not tune & holdout
+    kinds = {example.kind for half in halves for example in half}
+    assert kinds == {"in-scope", "id-oos", "ood-oos", "rule"}
 
 
 def test_the_eval_bot_script_says_when_the_datasets_are_absent(tmp_path):
