@@ -98,8 +98,12 @@ def says_too_little(text: str) -> bool:
     """Whether a message asks something with at most one word that says what it is about
     ("and for how long?": "long"): after a question, it is a follow-up that cannot stand on
     its own ("do you have oat milk" can). "no" asks nothing: after an answer it may mean
-    "that's not it"."""
-    return bool(_ASKS.search(text)) and len(terms(text)) <= 1
+    "that's not it". An acknowledgement before it says nothing of the topic either: "ok and
+    what temperature?" after the brewing answer."""
+    return bool(_ASKS.search(text)) and len(terms(_ACKNOWLEDGED.sub(" ", text))) <= 1
+
+
+_ACKNOWLEDGED = re.compile(r"(?<!\w)(?:ok(?:ay)?|cool|great|thanks|thank you|thx|alright)(?!\w)", re.IGNORECASE)
 
 
 _ASKS = re.compile(

@@ -55,7 +55,9 @@ def test_a_message_near_neither_a_snippet_nor_a_hand_off_example_matches_nothing
 @pytest.mark.parametrize(
     ("text", "too_little"),
     [("and for how long?", True), ("how much is it", True), ("when?", True), ("delivery?", True),
-     ("no", False), ("nope", False), ("do you have oat milk", False), ("can i skip one and pause", False)],
+     ("ok and what temperature", True), ("thanks, so what about ireland?", True),
+     ("no", False), ("nope", False), ("do you have oat milk", False), ("can i skip one and pause", False),
+     ("ok, do you have oat milk", False)],
 )  # fmt: skip
 def test_a_follow_up_asks_something_with_at_most_one_word_of_its_own(text, too_little):
     assert says_too_little(text) is too_little
@@ -246,6 +248,11 @@ async def test_a_one_word_follow_up_is_asked_about_and_a_new_question_is_not(tmp
         follow_up = await engine.turn(conversation, "and for how long?")
         assert follow_up.action == "clarify" and follow_up.options[0].id == "subscription-pause"
         assert (await engine.turn(conversation, "yes")).citations == ["subscription-pause"]
+        # "ok" says nothing of the topic: "ok and what temperature" goes on with the brewing answer.
+        brewing = Conversation(bot.id)
+        assert (await engine.turn(brewing, "how much coffee for a v60")).citations == ["brewing-ratio"]
+        temperature = await engine.turn(brewing, "ok and what temperature")
+        assert temperature.action == "clarify" and temperature.options[0].id == "brewing-ratio"
         # A question of its own that the FAQ lacks is no follow-up, and "no" asks nothing.
         for said in ("do you have oat milk", "no"):
             other = Conversation(bot.id)
