@@ -280,7 +280,9 @@ _SHORTHAND_WORD = re.compile(rf"(?<![\w'])(?:{'|'.join(_SHORTHAND)})(?![\w'])", 
 
 
 # Typos in small talk ("thnaks", "good mornign", "goodbey") mended to its own words, one edit
-# away, only to tell whether a message is small talk; a short message only: small talk is.
+# away, only to tell whether a message is small talk; a short message only: small talk is. A
+# word the packaged encoder knows is no typo: "grind" and "brand" are not "grand" (where the
+# model is not installed, every word one edit away is mended).
 _MENDED_UP_TO = 8  # words
 
 
@@ -292,10 +294,12 @@ def _mended(folded: str) -> str:
 
 @functools.cache
 def _mender() -> Respeller:
-    from .retrieval.spelling import Respeller  # here: the retrieval package imports this module
+    # Here: the retrieval package imports this module.
+    from .retrieval.encoder import packaged_words
+    from .retrieval.spelling import Respeller
 
     phrases = [p for kind in SmallTalk for p in (*PHRASES.get(kind, ()), *ALONE.get(kind, ()))]
-    return Respeller(phrases, known=lambda word: False)  # any word of its own is one to mend towards
+    return Respeller(phrases, known=packaged_words().__contains__)
 
 
 def _spelled_out(folded: str) -> str:

@@ -165,6 +165,14 @@ def test_small_talk_words_inside_a_question_leave_it_alone(text):
     assert split_small_talk(text).small_talk is None and split_small_talk(text).question == text
 
 
+@needs_model  # the encoder's vocabulary tells a word from a typo
+@pytest.mark.parametrize("word", ["grind", "brand", "treat", "hell"])
+def test_a_real_word_one_letter_from_small_talk_is_no_typo_of_it(word):
+    # "grind" was mended to "grand" and answered "Great! Is there anything else...".
+    assert split_small_talk(word).small_talk is None and split_small_talk(word).question == word
+    assert split_small_talk("gret").small_talk == SmallTalk.ACKNOWLEDGEMENT
+
+
 async def test_small_talk_needs_no_model_and_breaks_nothing(bot):
     provider = ScriptedProvider([])  # any model call would fail the test
     engine = Engine(bot, provider)

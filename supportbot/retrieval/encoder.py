@@ -111,6 +111,18 @@ def model_directory(model: str) -> Path:
     return Path(spec.origin).parent / "model"
 
 
+def packaged_words() -> frozenset[str]:
+    """The whole words of the packaged model's vocabulary, some 20,000 English words ("grind",
+    "brand"), or none when the model is not installed."""
+    if importlib.util.find_spec(_PACKAGED[DEFAULT_MODEL]) is None:
+        return frozenset()
+    try:
+        text = (model_directory(DEFAULT_MODEL) / "vocab.txt").read_text(encoding="utf-8")
+    except OSError:
+        return frozenset()
+    return frozenset(word for word in text.split() if word.isalpha() and word.islower() and word.isascii())
+
+
 class Encoder:
     """Text → unit-length vector. Thread-safe: it holds no state between calls."""
 
