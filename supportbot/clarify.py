@@ -31,6 +31,7 @@ __all__ = [
     "judge_retrieval",
     "missed_option",
     "read_pick",
+    "read_several",
     "says_too_little",
 ]
 
@@ -133,10 +134,10 @@ def clarification_text(options: Sequence[Option]) -> str:
 
 
 def missed_option(text: str, options: Sequence[Option]) -> int | None:
-    """The number the customer answered a clarification with when no option has it ("2" to
-    a question with one option), else None."""
-    number = _NUMBER.match(textnorm.fold(text).strip())
-    return int(number.group(1)) if number and int(number.group(1)) > len(options) else None
+    """The number the customer answered a clarification with when no option has it ("2" or
+    "the second" to a question with one option), else None."""
+    number = _number(textnorm.fold(text).strip(), len(options))
+    return number if number is not None and number > len(options) else None
 
 
 def asked_again_text(options: Sequence[Option]) -> str:
@@ -153,16 +154,23 @@ class _Person(StrEnum):
 
 #: read_pick's answer when the customer would rather have a person.
 PERSON = _Person.PERSON
-_NUMBER = re.compile(r"^(?:(?:option|number|no\.?|#)\s*)?\(?([1-9])\)?[.!]?$")
-_ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "last": -1}
 _AGREE = r"yes|yeah|yep|yup|sure|ok|okay"
+_PLEASE = r"(?:,?\s*(?:please|pls|plz|thanks|thank you|thx))?[.!]*"
+# "2", "(2)", "option 2", "#2", "yes 2", "2 please".
+_NUMBER = re.compile(rf"^(?:(?:{_AGREE})[,.!]?\s+)?(?:(?:option|number|no\.?|#)\s*)?\(?([1-9])\)?{_PLEASE}$")
+_ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "last": -1}
+# "both", "all of them", "1 and 2", "1, 2 and 3": the answers of several options.
+_EVERY = re.compile(rf"^(?:(?:{_AGREE})[,.!]?\s+)?(both|all)(?:\s+of\s+(?:them|those|these|the above))?{_PLEASE}$")
+_SEVERAL = re.compile(rf"^(?:(?:{_AGREE})[,.!]?\s+)?([1-9](?:\s*(?:,|and|&)\s*[1-9])+){_PLEASE}$")
 # Yes to "shall I get a person?", or none of the options.
 _NO_OPTION = re.compile(
     rf"^(?:{_AGREE}|please do|go ahead)(?:,?\s+please)?[.!]*$|^(?:neither|none|none of (?:them|those|these))[.!]*$"
 )
 _WORD = re.compile(r"[a-z0-9]+")
 # Yes to the one option offered.
-_YES = re.compile(rf"^(?:{_AGREE}|correct|right|exactly|that'?s (?:it|right))(?:,? please)?[.!]*$")
+_YES = re.compile(
+    rf"^(?:{_AGREE}|correct|right|exactly|that'?s (?:it|right|the one)|(?:yes,? )?(?:that|this) one)(?:,? please)?[.!]*$"
+)
 _FILLER = frozenset(
     [
         "the",
@@ -194,28 +202,60 @@ def read_pick(text: str, options: Sequence[Option], option_id: str | None = None
     said = textnorm.fold(text).strip()
     if len(options) == 1 and _YES.match(said):
         return options[0]
+    number = _number(said, len(options))
+    if number is not None and 1 <= number <= len(options):
+        return options[number - 1]
+    if asks_for_person(said) or _NO_OPTION.match(said):
+        return PERSON
+    return _by_title(said, options)
+
+
+def read_several(text: str, options: Sequence[Option]) -> tuple[Option, ...]:
+    """The options an answer picks together ("both" to two options, "all of them", "1 and
+    3"), in the order offered; empty when it does not pick several."""
+    said = textnorm.fold(text).strip()
+    every = _EVERY.match(said)
+    if every:  # "both" of three options says not which two
+        return tuple(options) if len(options) == 2 or (len(options) > 2 and every.group(1) == "all") else ()
+    listed = _SEVERAL.match(said)
+    if not listed:
+        return ()
+    numbers = {int(n) for n in re.findall(r"[1-9]", listed.group(1))}
+    if len(numbers) < 2 or max(numbers) > len(options):
+        return ()
+    return tuple(option for number, option in enumerate(options, 1) if number in numbers)
+
+
+def _number(said: str, count: int) -> int | None:
+    """The option number an answer names, by digit or by ordinal ("the second one"; "the
+    last one" is `count`), whether or not there is such an option."""
     number = _NUMBER.match(said)
-    if number and 1 <= int(number.group(1)) <= len(options):
-        return options[int(number.group(1)) - 1]
+    if number:
+        return int(number.group(1))
     words = [w for w in _WORD.findall(said) if w not in _FILLER]
     if len(words) == 1 and words[0] in _ORDINALS:
         position = _ORDINALS[words[0]]
-        if position <= len(options):
-            return options[position - 1 if position > 0 else -1]
-    if asks_for_person(said) or _NO_OPTION.match(said):
-        return PERSON
-    return _by_title(set(words), options)
+        return position if position > 0 else count
+    return None
 
 
-def _by_title(words: set[str], options: Sequence[Option]) -> Option | None:
-    """The one option whose title the answer echoes (most of the title's words, or all of
-    the answer's words)."""
+def _by_title(said: str, options: Sequence[Option]) -> Option | None:
+    """The one option whose title the answer echoes (most of the title's terms, or all of
+    the answer's), word forms aside: "cancel" echoes "Cancelling a subscription"."""
+    words = set(terms(" ".join(w for w in _WORD.findall(said) if w not in _FILLER)))
     if not words:
         return None
     fits = []
     for option in options:
-        title = set(_WORD.findall(textnorm.fold(option.title))) - _FILLER
-        shared = words & title
-        if title and (len(shared) * 2 > len(title) or (shared and shared == words)):
+        title = set(terms(textnorm.fold(option.title)))
+        shared = {word for word in words if any(_same_word(word, other) for other in title)}
+        echoed = {other for other in title if any(_same_word(word, other) for word in words)}
+        if title and (len(echoed) * 2 > len(title) or (shared and shared == words)):
             fits.append(option)
     return fits[0] if len(fits) == 1 else None
+
+
+def _same_word(a: str, b: str) -> bool:
+    """The same word in another form, as far as the terms' light stemming leaves it:
+    "cancel" and "cancell" (cancelling), "pause" and "paus" (pausing)."""
+    return a == b or (min(len(a), len(b)) >= 4 and (a.startswith(b) or b.startswith(a)))

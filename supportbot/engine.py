@@ -28,6 +28,7 @@ from .clarify import (
     judge_retrieval,
     missed_option,
     read_pick,
+    read_several,
     says_too_little,
 )
 from .conversation import Conversation, TurnRecord
@@ -133,9 +134,13 @@ class Engine:
         split = split_small_talk(text) if smalltalk.enabled else Split(None, text)
         if conversation.clarifying:
             # Before small talk: "sure" or "ok" to "Did you mean ...? Say yes" picks the option.
-            pick = read_pick(split.question or text, conversation.clarifying, option)
+            said = split.question or text
+            pick = read_pick(said, conversation.clarifying, option)
             if pick is not None:
                 return self._record(conversation, text, self._picked(conversation, pick, started))
+            several = () if option is not None else read_several(said, conversation.clarifying)
+            if several:  # "both": each answer, as a person would give them
+                return self._record(conversation, text, self._picked(conversation, several, started))
             if missed_option(text, conversation.clarifying):  # "2" to one option: asked again, not a question
                 options = list(conversation.clarifying)
                 again = self._clarification(conversation, options, asked_again_text(options), started)
@@ -215,14 +220,17 @@ class Engine:
             latency_ms=_ms_since(started),
         )  # fmt: skip
 
-    def _picked(self, conversation: Conversation, pick: Option | str, started: float) -> Decision:
-        """The answer of the option the customer picked, or a person if they asked."""
-        snippet = self.bot.snippets_by_id.get(pick.id) if isinstance(pick, Option) else None
-        if snippet is None:
+    def _picked(self, conversation: Conversation, pick: Option | tuple[Option, ...] | str, started: float) -> Decision:
+        """The answer of the option (or options) the customer picked, or a person if they asked."""
+        picked = (pick,) if isinstance(pick, Option) else pick if isinstance(pick, tuple) else ()
+        snippets = [self.bot.snippets_by_id.get(option.id) for option in picked]
+        if not snippets or None in snippets:
             return self._handoff(conversation, builtin_handoff("asked_for_person"), started)
+        found = [snippet for snippet in snippets if snippet is not None]
         return Decision(
-            conversation_id=conversation.id, action="answer", reply=snippet.answer.strip(), citations=[snippet.id],
-            latency_ms=_ms_since(started),
+            conversation_id=conversation.id, action="answer",
+            reply="\n\n".join(snippet.answer.strip() for snippet in found),
+            citations=[snippet.id for snippet in found], latency_ms=_ms_since(started),
         )  # fmt: skip
 
     def _clarification(self, conversation: Conversation, options: list[Option], reply: str, started: float) -> Decision:

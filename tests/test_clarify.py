@@ -16,6 +16,7 @@ from supportbot.clarify import (
     judge_retrieval,
     missed_option,
     read_pick,
+    read_several,
     says_too_little,
 )
 from supportbot.config import SnippetConfig
@@ -88,6 +89,13 @@ def test_a_clarification_also_offers_a_runner_up_just_under_the_floor():
         ("opening hours", "opening-hours"),
         ("booking a repair please", "book-repair"),
         ("repair", "book-repair"),
+        ("2 please", "book-repair"),
+        ("yes, 2", "book-repair"),
+        ("#1", "opening-hours"),
+        ("the last one", "book-repair"),
+        # The title's words in another form.
+        ("the repairs one", "book-repair"),
+        ("book", "book-repair"),
     ],
 )
 def test_a_pick_is_a_number_an_ordinal_or_the_titles_words(answer, picked):
@@ -161,8 +169,43 @@ async def test_a_number_no_option_has_is_asked_again_not_taken_for_a_question(wr
     assert (answered.action, answered.citations) == ("answer", ["shipping-times"])
 
 
+def test_a_title_word_in_another_form_picks_its_option_and_a_word_both_titles_share_picks_none():
+    options = [
+        Option(id="subscription-cancel", title="Cancelling a subscription"),
+        Option(id="subscription-pause", title="Pausing or skipping a subscription delivery"),
+    ]
+    assert read_pick("cancel", options).id == "subscription-cancel"
+    assert read_pick("the pause one", options).id == "subscription-pause"
+    assert read_pick("skip", options).id == "subscription-pause"
+    assert read_pick("subscription", options) is None and read_pick("can i get decaf", options) is None
+
+
+def test_that_one_picks_the_only_option_and_several_options_can_be_picked_together():
+    assert read_pick("that one", OPTIONS[:1]) == OPTIONS[0] and read_pick("that one", OPTIONS) is None
+    for answer in ("both", "both please", "1 and 2", "1 & 2", "all of them", "yes, both"):
+        assert read_several(answer, OPTIONS) == tuple(OPTIONS), answer
+    three = [*OPTIONS, Option(id="prices", title="Prices")]
+    assert read_several("1, 3", three) == (OPTIONS[0], three[2]) and read_several("all", three) == tuple(three)
+    # Which two of three "both" means is not said; a number not offered, or one option, is no pick of several.
+    assert read_several("both", three) == () and read_several("1 and 4", three) == ()
+    assert read_several("2", OPTIONS) == () and read_several("both", OPTIONS[:1]) == ()
+
+
+async def test_both_gets_the_answers_of_both_options(write):
+    bot = clarifying_bot(write)
+    engine = Engine(bot, ScriptedProvider([]))
+    conversation = Conversation(bot.id)
+    asked = await engine.turn(conversation, "track delivery")
+    assert [option.id for option in asked.options] == ["track-order", "shipping-times"]
+    both = await engine.turn(conversation, "both please")
+    assert both.action == "answer" and both.citations == [option.id for option in asked.options]
+    answers = [bot.snippets_by_id[option.id].answer.strip() for option in asked.options]
+    assert both.reply == "\n\n".join(answers)
+
+
 def test_a_number_outside_the_options_is_missed_and_asked_again_by_the_list():
     assert missed_option("2", OPTIONS[:1]) == 2 and missed_option("option 3", OPTIONS) == 3
+    assert missed_option("yes, the second", OPTIONS[:1]) == 2 and missed_option("2 please", OPTIONS[:1]) == 2
     assert missed_option("2", OPTIONS) is None and missed_option("two coffees", OPTIONS) is None
     assert (
         asked_again_text(OPTIONS)

@@ -90,13 +90,20 @@ def test_a_catastrophic_rule_never_blocks_the_server(write, tmp_path):
         "hello" + " " * 1990 + "human?",
         "a" * 3999 + "n",
         "dont" * 1000,
+        "1 " + " " * 1990 + "x",
+        "1," * 1000 + "x",
+        "yes" + " " * 1990 + "both x",
     ],
-    ids=["spaces", "two-runs", "bangs", "thanks", "commas", "no", "person", "one-word", "contractions"],
-)
+    ids=[
+        "spaces", "two-runs", "bangs", "thanks", "commas", "no", "person", "one-word", "contractions",
+        "pick-spaces", "pick-list", "pick-both",
+    ],
+)  # fmt: skip
 def test_the_longest_message_cannot_stall_small_talk_or_complaint_matching(text):
     """The built-in patterns, too, run on the event loop: none may take long on any message
     (a gap between words that could split a run of spaces once cost minutes on the second)."""
-    from supportbot.clarify import says_too_little
+    from supportbot.clarify import missed_option, read_pick, read_several, says_too_little
+    from supportbot.decision import Option
     from supportbot.not_helped import says_not_helped
     from supportbot.person import asks_for_person
     from supportbot.smalltalk import by_meaning, examples, split_small_talk
@@ -104,6 +111,8 @@ def test_the_longest_message_cannot_stall_small_talk_or_complaint_matching(text)
     close_to_thanks = [0.9 if kind == "thanks" else 0.0 for _, kind in examples()]  # so the negation check runs
     started = time.monotonic()
     split_small_talk(text), says_not_helped(text), asks_for_person(text), says_too_little(text)
+    options = [Option(id="a", title="Opening hours"), Option(id="b", title="Booking a repair")]
+    read_pick(text, options), read_several(text, options), missed_option(text, options)
     by_meaning(close_to_thanks, text)
     assert time.monotonic() - started < 1.0
 
