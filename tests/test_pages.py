@@ -101,6 +101,7 @@ def test_small_talk_is_answered_and_a_clarification_is_picked_with_a_button(brow
 
     say(customer, "hi")
     customer.wait_for_selector(".msg.bot >> text=What can I help you with today?")
+    assert customer.locator("[data-testid=thumb-up]").count() == 0  # a greeting is not rated
     say(customer, "ground or whole?")
     customer.wait_for_selector("[data-testid=option]")
     customer.click("[data-testid=option] >> text=Whole bean or ground coffee")
@@ -118,6 +119,9 @@ def test_a_customer_rates_an_answer_the_agent_sees_it_and_opens_the_report(brows
     customer.select_option("[data-testid=bot]", "bean-there")
     say(customer, "How should I store my coffee?")
     customer.wait_for_selector("text=Sources: storing-coffee")
+    # Drawn, not an emoji: no font on the customer's machine can turn it into an empty box.
+    assert customer.locator("[data-testid=thumb-up] svg").count() == 1
+    assert customer.locator("[data-testid=thumb-up]").inner_text().strip() == ""
     customer.click("[data-testid=thumb-down]")
     customer.wait_for_selector("[data-testid=thumb-down][aria-pressed=true]")
     customer.click("[data-testid=thumb-up]")  # changed: one rating per answer

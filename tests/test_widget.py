@@ -74,6 +74,7 @@ def test_the_widget_answers_hands_off_shows_the_agents_reply_and_resumes(browser
     ask(customer, "How long does delivery take?")
     customer.wait_for_selector(".msg.bot >> text=working days")
     customer.wait_for_selector("[data-testid=widget-thumb-up]")
+    assert customer.locator("[data-testid=widget-thumb-up] svg").count() == 1
     ask(customer, "can I speak to a real person")
     customer.wait_for_selector("[data-testid=widget-notice] >> text=A person from our team")
     shown = " ".join(customer.locator("[data-testid=widget-log]").all_inner_texts())

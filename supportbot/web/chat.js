@@ -46,7 +46,8 @@ function renderDecision(target, decision) {
     target.appendChild(sources);
   }
   if (decision.options && decision.options.length) target.appendChild(optionButtons(decision.options));
-  if (decision.action === "answer" && decision.reply_seq) target.appendChild(thumbs(decision.reply_seq));
+  // Answers from the knowledge are rated; the bot's reply to "hi" or "thanks" is not.
+  if (decision.action === "answer" && !decision.small_talk && decision.reply_seq) target.appendChild(thumbs(decision.reply_seq));
   // The customer reads the bot's hand-off message (the reply); rule ids are for agents.
   if (decision.handoff) notice(log, "A person from our team will take it from here.").dataset.testid = "handoff-notice";
   setState(decision.state);
@@ -68,12 +69,28 @@ function optionButtons(options) {
   return box;
 }
 
+// A thumb drawn here rather than an emoji, which shows as an empty box where no emoji font is
+// installed (Chromium on a Linux server showed "▯").
+function thumbIcon(up) {
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("viewBox", "0 0 16 16");
+  svg.setAttribute("width", "14");
+  svg.setAttribute("height", "14");
+  svg.setAttribute("aria-hidden", "true");
+  const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
+  path.setAttribute("d", "M1 7h3v8H1zM5.5 7L8.6 1.2c1.1 0 1.9.8 1.9 1.9V6h3.3c.9 0 1.6.8 1.4 1.7l-1.3 6c-.2.8-.8 1.3-1.6 1.3H5.5z");
+  path.setAttribute("fill", "currentColor");
+  if (!up) path.setAttribute("transform", "rotate(180 8 8)");
+  svg.appendChild(path);
+  return svg;
+}
+
 // Thumbs up and down on an answer: one rating per answer, changed by clicking the other.
 function thumbs(seq) {
   const box = document.createElement("div");
   box.className = "thumbs";
   const id = conversationId;
-  for (const [rating, label, title] of [["up", "\u{1F44D}", "Helpful"], ["down", "\u{1F44E}", "Not helpful"]]) {
+  for (const [rating, title] of [["up", "Helpful"], ["down", "Not helpful"]]) {
     const button = document.createElement("button");
     button.type = "button";
     button.className = "thumb";
@@ -81,7 +98,7 @@ function thumbs(seq) {
     button.setAttribute("aria-pressed", "false");
     button.title = title;
     button.setAttribute("aria-label", title);
-    button.textContent = label;
+    button.appendChild(thumbIcon(rating === "up"));
     button.addEventListener("click", async () => {
       try {
         await api("POST", "/v1/conversations/" + id + "/feedback", {message: seq, rating});

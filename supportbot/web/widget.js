@@ -123,6 +123,22 @@
     target.appendChild(box);
   }
 
+  // A thumb drawn here rather than an emoji, which shows as an empty box where no emoji font is
+  // installed (Chromium on a Linux server showed "▯").
+  function thumbIcon(up) {
+    const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+    svg.setAttribute("viewBox", "0 0 16 16");
+    svg.setAttribute("width", "14");
+    svg.setAttribute("height", "14");
+    svg.setAttribute("aria-hidden", "true");
+    const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
+    path.setAttribute("d", "M1 7h3v8H1zM5.5 7L8.6 1.2c1.1 0 1.9.8 1.9 1.9V6h3.3c.9 0 1.6.8 1.4 1.7l-1.3 6c-.2.8-.8 1.3-1.6 1.3H5.5z");
+    path.setAttribute("fill", "currentColor");
+    if (!up) path.setAttribute("transform", "rotate(180 8 8)");
+    svg.appendChild(path);
+    return svg;
+  }
+
   function thumbs(target, seq) {
     const box = document.createElement("div");
     box.className = "thumbs";
@@ -132,7 +148,7 @@
       button.dataset.testid = "widget-thumb-" + rating;
       button.setAttribute("aria-label", label);
       button.setAttribute("aria-pressed", "false");
-      button.textContent = rating === "up" ? "\u{1F44D}" : "\u{1F44E}";
+      button.appendChild(thumbIcon(rating === "up"));
       button.addEventListener("click", async () => {
         const response = await fetch(base + "/v1/conversations/" + conversationId + "/feedback",
           {method: "POST", headers: headers(), body: JSON.stringify({message: seq, rating})});
@@ -148,7 +164,7 @@
     if (decision.handoff && decision.handoff.rule === "already_handed_off") { target.remove(); return; }
     target.querySelector(".text").textContent = decision.reply;
     if (decision.options && decision.options.length) options(target, decision.options);
-    if (decision.action === "answer" && decision.reply_seq) thumbs(target, decision.reply_seq);
+    if (decision.action === "answer" && !decision.small_talk && decision.reply_seq) thumbs(target, decision.reply_seq);
     if (decision.action === "handoff" && decision.handoff) notice("A person from our team will take it from here.");
   }
 
