@@ -65,10 +65,12 @@ def test_handoff_agent_reply_release_and_the_bot_answers_again(browser, server, 
     agent.goto(server.url + "/agent")
     agent.fill("[data-testid=agent-name]", "Maria")
     agent.dispatch_event("[data-testid=agent-name]", "change")
+    agent.wait_for_selector("[data-testid=queue-item] [data-testid=waited] >> text=waiting just now")
     agent.click("[data-testid=queue-item]")
     agent.wait_for_selector("[data-testid=packet] >> text=asks-for-human")
     agent.click("[data-testid=claim]")
     agent.wait_for_selector("[data-testid=state][data-state=agent_active]")
+    agent.wait_for_selector("[data-testid=waited] >> text=with Maria, handed off just now")
     agent.fill("[data-testid=reply-text]", "Hi, this is Maria. How can I help?")
     agent.click("[data-testid=reply-send]")
 

@@ -24,9 +24,25 @@ function item(packet) {
   const summary = document.createElement("div");
   summary.className = "summary";
   summary.textContent = packet.summary;
-  div.append(rule, summary);
+  // Who has waited longest is first; how long, the agent should not have to work out.
+  const waited = document.createElement("div");
+  waited.className = "waited";
+  waited.dataset.testid = "waited";
+  waited.textContent = packet.state === "agent_active"
+    ? "with " + (packet.agent || "an agent") + ", handed off " + ago(packet.handed_off_at)
+    : "waiting " + ago(packet.handed_off_at).replace(/ ago$/, "");
+  div.append(rule, waited, summary);
   div.addEventListener("click", () => { selected = packet.conversation_id; refresh(); });
   return div;
+}
+
+// "just now", "4 min ago", "2 h 5 min ago", "3 days ago".
+function ago(iso) {
+  const minutes = Math.max(0, Math.floor((Date.now() - Date.parse(iso)) / 60000));
+  if (!Number.isFinite(minutes) || minutes < 1) return "just now";
+  if (minutes < 60) return minutes + " min ago";
+  if (minutes < 48 * 60) return Math.floor(minutes / 60) + " h" + (minutes % 60 ? " " + (minutes % 60) + " min" : "") + " ago";
+  return Math.floor(minutes / (24 * 60)) + " days ago";
 }
 
 async function refreshQueue() {
