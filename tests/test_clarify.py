@@ -280,42 +280,47 @@ async def test_a_follow_up_that_matches_only_with_the_message_before_it_is_answe
     assert (follow_up.action, follow_up.citations) == ("answer", ["shipping-times"])
 
 
-@needs_model
-async def test_a_one_word_follow_up_is_asked_about_and_a_new_question_is_not(tmp_path, monkeypatch):
+@pytest.fixture
+async def bean_there(tmp_path, monkeypatch):
+    """The bean-there example bot, offline, on the semantic engine."""
     monkeypatch.setenv("SUPPORTBOT_CACHE_DIR", str(tmp_path / "cache"))
     bot = load_bot(REPO / "bots" / "bean-there.yaml", env={})
     async with Engine.for_bot(bot, {}, provider="offline") as engine:
-        conversation = Conversation(bot.id)
-        assert (await engine.turn(conversation, "how do i pause my subscription")).citations == ["subscription-pause"]
-        # Alone, "long" is nearest delivery times; after the pause, it goes on with it.
-        follow_up = await engine.turn(conversation, "and for how long?")
-        assert follow_up.action == "clarify" and follow_up.options[0].id == "subscription-pause"
-        assert (await engine.turn(conversation, "yes")).citations == ["subscription-pause"]
-        # "ok" says nothing of the topic: "ok and what temperature" goes on with the brewing answer.
-        brewing = Conversation(bot.id)
-        assert (await engine.turn(brewing, "how much coffee for a v60")).citations == ["brewing-ratio"]
-        temperature = await engine.turn(brewing, "ok and what temperature")
-        assert temperature.action == "clarify" and temperature.options[0].id == "brewing-ratio"
-        # A question of its own that the FAQ lacks is no follow-up, and "no" asks nothing.
-        for said in ("do you have oat milk", "no"):
-            other = Conversation(bot.id)
-            await engine.turn(other, "how do i pause my subscription")
-            new_topic = await engine.turn(other, said)
-            assert (new_topic.action, new_topic.handoff.rule) == ("handoff", "no_match"), said
+        yield engine
 
 
 @needs_model
-async def test_a_message_that_matches_two_snippets_almost_equally_is_asked_about(tmp_path, monkeypatch):
+async def test_a_one_word_follow_up_is_asked_about_and_a_new_question_is_not(bean_there):
+    engine, bot = bean_there, bean_there.bot
+    conversation = Conversation(bot.id)
+    assert (await engine.turn(conversation, "how do i pause my subscription")).citations == ["subscription-pause"]
+    # Alone, "long" is nearest delivery times; after the pause, it goes on with it.
+    follow_up = await engine.turn(conversation, "and for how long?")
+    assert follow_up.action == "clarify" and follow_up.options[0].id == "subscription-pause"
+    assert (await engine.turn(conversation, "yes")).citations == ["subscription-pause"]
+    # "ok" says nothing of the topic: "ok and what temperature" goes on with the brewing answer.
+    brewing = Conversation(bot.id)
+    assert (await engine.turn(brewing, "how much coffee for a v60")).citations == ["brewing-ratio"]
+    temperature = await engine.turn(brewing, "ok and what temperature")
+    assert temperature.action == "clarify" and temperature.options[0].id == "brewing-ratio"
+    # A question of its own that the FAQ lacks is no follow-up, and "no" asks nothing.
+    for said in ("do you have oat milk", "no"):
+        other = Conversation(bot.id)
+        await engine.turn(other, "how do i pause my subscription")
+        new_topic = await engine.turn(other, said)
+        assert (new_topic.action, new_topic.handoff.rule) == ("handoff", "no_match"), said
+
+
+@needs_model
+async def test_a_message_that_matches_two_snippets_almost_equally_is_asked_about(bean_there):
     # Tracking 0.428, changing the address 0.419: tracking's calibration carried it to an
     # answer, the wrong one.
-    monkeypatch.setenv("SUPPORTBOT_CACHE_DIR", str(tmp_path / "cache"))
-    bot = load_bot(REPO / "bots" / "bean-there.yaml", env={})
-    async with Engine.for_bot(bot, {}, provider="offline") as engine:
-        conversation = Conversation(bot.id)
-        asked = await engine.turn(conversation, "i moved, how do i change where the order goes")
-        assert asked.action == "clarify" and "change-address" in [option.id for option in asked.options]
-        picked = await engine.turn(conversation, str([o.id for o in asked.options].index("change-address") + 1))
-        assert picked.citations == ["change-address"]
+    conversation = Conversation(bean_there.bot.id)
+    engine = bean_there
+    asked = await engine.turn(conversation, "i moved, how do i change where the order goes")
+    assert asked.action == "clarify" and "change-address" in [option.id for option in asked.options]
+    picked = await bean_there.turn(conversation, str([o.id for o in asked.options].index("change-address") + 1))
+    assert picked.citations == ["change-address"]
 
 
 async def test_small_talk_between_a_question_and_its_follow_up_does_not_hide_the_question(write):

@@ -41,7 +41,7 @@ and this tells, per snippet and per bot:
   near tie well past the other ("i moved, how do i change where the order goes" matched
   tracking at 0.428 and the address change at 0.419, and was answered with tracking). On
   the train rows the few-shot bots do not hold (3,000 of them), asking below a gap of 0.02
-  turned 8 to 14% of wrong answers into clarifications at k = 3, 5 and 10, and 1.3 points
+  turned 7 to 13% of wrong answers into clarifications at k = 3, 5 and 10, and 1.3 points
   of right answers too, most of which the customer's pick then resolves (right or resolved
   +0.003 to +0.005).
 
