@@ -85,7 +85,12 @@ def judge_retrieval(
         return Verdict(Evidence.NO_MATCH, (), detail)
     if best is None or level < clarify_score:
         found = f"best match {best.snippet.id} at {level:.2f}" if best else "no snippet shares a word with it"
-        detail = f"no FAQ entry matches this message well enough ({found}; needs {min_score:.2f})"
+        needs = (
+            f"{min_score:.2f}"
+            if clarify_score >= min_score
+            else f"{min_score:.2f} to answer, {clarify_score:.2f} to ask"
+        )
+        detail = f"no FAQ entry matches this message well enough ({found}; needs {needs})"
         return Verdict(Evidence.NO_MATCH, (), detail)
     if level >= min_score and best.clear:
         return Verdict(Evidence.MATCH, (best,), f"{best.snippet.id} matches at {level:.2f}")

@@ -38,7 +38,11 @@ def test_retrieval_says_match_unsure_no_match_or_handoff_example():
     assert judge_retrieval([candidate("a", 0.7)], 0.0, 0.5, 0.35).evidence == Evidence.MATCH
     unsure = judge_retrieval([candidate("a", 0.45), candidate("b", 0.4), candidate("c", 0.2)], 0.0, 0.5, 0.35)
     assert unsure.evidence == Evidence.UNSURE and [c.snippet.id for c in unsure.options] == ["a", "b"]
-    assert judge_retrieval([candidate("a", 0.3)], 0.0, 0.5, 0.35).evidence == Evidence.NO_MATCH
+    nothing = judge_retrieval([candidate("a", 0.3)], 0.0, 0.5, 0.35)
+    assert nothing.evidence == Evidence.NO_MATCH
+    # The agent reads how far off it was, and what answering and asking each need.
+    assert nothing.detail.endswith("(best match a at 0.30; needs 0.50 to answer, 0.35 to ask)")
+    assert judge_retrieval([candidate("a", 0.3)], 0.0, 0.5, 0.5).detail.endswith("needs 0.50)")
     assert judge_retrieval([], 0.0, 0.5, 0.35).evidence == Evidence.NO_MATCH
     assert judge_retrieval([candidate("a", 0.7)], 0.8, 0.5, 0.35).evidence == Evidence.HANDOFF_EXAMPLE
 
