@@ -195,6 +195,13 @@ _FILLER = frozenset(
         "that",
         "this",
         "number",
+        # Said with the pick, not of its topic: "i want to cancel", "i'd like to pause it".
+        "want",
+        "wanna",
+        "like",
+        "need",
+        "just",
+        "d",
     ]
 )
 

@@ -181,6 +181,9 @@ def test_a_title_word_in_another_form_picks_its_option_and_a_word_both_titles_sh
     assert read_pick("cancel", options).id == "subscription-cancel"
     assert read_pick("the pause one", options).id == "subscription-pause"
     assert read_pick("skip", options).id == "subscription-pause"
+    assert read_pick("i want to cancel", options).id == "subscription-cancel"
+    assert read_pick("i'd like to pause it", options).id == "subscription-pause"
+    assert read_pick("i want to change my address", options) is None
     assert read_pick("subscription", options) is None and read_pick("can i get decaf", options) is None
 
 
