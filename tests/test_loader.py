@@ -346,6 +346,19 @@ def test_validate_warns_about_what_silently_breaks_matching(write):
     assert all(w.split(":")[1].isdigit() and w.split(":")[2].isdigit() for w in warnings)
 
 
+def test_validate_warns_about_a_hand_off_example_worded_as_a_snippets_question(write):
+    examples = "  handoff_examples: [how do I return an item, my card was stolen]\n"
+    bot = MINIMAL_BOT.replace(
+        "  handoff_message: A person will take over.\n", "  handoff_message: A person will take over.\n" + examples
+    )
+    path = write("bots/b.yaml", bot)
+    [warning] = [str(w) for w in load_bot(path, env={}).warnings if "hand-off example" in str(w)]
+    line, column = (int(n) for n in warning.removeprefix(display_path(path) + ":").split(":")[:2])
+    assert path.read_text().splitlines()[line - 1][column - 1 :].startswith("how do I return an item")
+    assert "'how do I return an item' is nearly the same as 'How do I return an item?'" in warning
+    assert "snippet 'return-policy'" in warning
+
+
 def test_validate_warns_when_a_rule_would_hand_off_a_customer_asking_what_the_bot_is(write):
     rule = "    - id: person\n      if_user_says: [talk to a human, human, real person please]\n"
     bot = MINIMAL_BOT.split("escalation:")[0] + "escalation:\n  rules:\n" + rule

@@ -36,7 +36,34 @@ def lint_bot(
         *_model_warnings(config, doc),
         *_rule_warnings(config, doc),
         *snippet_warnings(snippets, config.knowledge.engine, origins or {}),
+        *_handoff_example_warnings(config, doc, snippets),
     ]
+
+
+def _handoff_example_warnings(config: BotConfig, doc: YamlDoc, snippets: Sequence[SnippetConfig]) -> list[Problem]:
+    """A hand-off example worded (nearly) as a snippet's example question: the engine cannot
+    both hand off and answer the customers who ask that way."""
+    from ..retrieval.lexical import terms
+
+    examples = config.escalation.handoff_examples
+    if not examples:
+        return []
+    questions: dict[frozenset[str], tuple[str, str]] = {}
+    for snippet in snippets:
+        for question in snippet.questions:
+            questions.setdefault(frozenset(terms(question)), (snippet.id, question))
+    pairwise = len(examples) * len(questions) <= _PAIRWISE_UP_TO * 10
+    warnings = []
+    for index, example in enumerate(examples):
+        twin = _near(frozenset(terms(example)), questions, "", pairwise=pairwise)
+        if twin:
+            message = (
+                f"hand-off example {example!r} is nearly the same as {twin[1]!r}, an example question of snippet "
+                f"'{twin[0]}': customers who ask that way may be handed off or answered, whichever is nearer "
+                "by a hair (reword one, or remove one)"
+            )
+            warnings.append(doc.problem(("escalation", "handoff_examples", index), message))
+    return warnings
 
 
 def _model_warnings(config: BotConfig, doc: YamlDoc) -> list[Problem]:
