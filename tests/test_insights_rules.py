@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pytest
+import yaml
 
 from supportbot.errors import ConfigError
 from supportbot.insights.export import confirmed_outcomes, eval_lines, fixture_document
@@ -200,6 +201,10 @@ def test_a_follow_up_gap_carries_the_question_it_followed_and_a_bare_number_is_n
     )  # fmt: skip
     clusters, _ = find_gaps(turns_of([talk]), {}, embed)
     assert [c.messages for c in clusters] == [["and for how long? (after: how do i pause my subscription)"]]
+    # As a draft snippet, the two are one question, with no note for the bot to match against.
+    drafted = yaml.safe_load(drafts_yaml(clusters, min_size=1))["snippets"][0]
+    assert drafted["questions"] == ["how do i pause my subscription, and for how long?"]
+    assert drafted["title"] == "How do i pause my subscription, and for how long"
 
 
 def test_a_hand_off_an_agent_answered_with_a_snippets_answer_is_avoidable():

@@ -94,6 +94,17 @@ def in_context(turn: Turn) -> str:
     return text
 
 
+_FOLLOWED = re.compile(r"^(?P<text>.*) \(after: (?P<before>.*)\)$", re.DOTALL)
+
+
+def as_question(message: str) -> str:
+    """A gap as an example question of its own: a follow-up joined to the question it
+    followed ("how do i pause my subscription, and for how long?"), not with a note on it
+    that the bot would then match against."""
+    followed = _FOLLOWED.match(message)
+    return f"{followed['before']}, {followed['text']}" if followed else message
+
+
 def find_gaps(
     turns: Sequence[Turn],
     answers: Mapping[str, str],
@@ -259,14 +270,16 @@ def drafts_yaml(clusters: Sequence[Cluster], min_size: int = 2, questions: int =
     for cluster in clusters:
         if cluster.size < min_size:
             continue
-        snippet_id = _unique(_slug(cluster.title), used)
-        answer = cluster.draft_answer or f"Write the answer to: {cluster.title}?"
+        typical = cluster.messages[0]  # the title's message
+        title = suggest_title(as_question(typical)) if _FOLLOWED.match(typical) else cluster.title
+        snippet_id = _unique(_slug(title), used)
+        answer = cluster.draft_answer or f"Write the answer to: {title}?"
         snippets.append(
             {
                 "id": snippet_id,
-                "title": cluster.title,
+                "title": title,
                 "draft": True,
-                "questions": list(dict.fromkeys(mask(m) for m in cluster.messages))[:questions],
+                "questions": list(dict.fromkeys(mask(as_question(m)) for m in cluster.messages))[:questions],
                 "answer": answer,
             }
         )
