@@ -81,8 +81,14 @@ def test_a_clarification_is_picked_when_the_next_message_is_answered_with_an_off
         ("customer", "hmm", {"action": "answer", "citations": [], "small_talk": "hesitation"}), ("bot", "Take...", None),
         ("customer", "2", answer("brew")), ("bot", "We brew.", None),
     )  # fmt: skip
-    totals = report_of(picked, dropped, hesitated)["totals"]
-    assert (totals["clarifications_offered"], totals["clarifications_picked"]) == (3, 2)
+    asked_again = conversation(
+        "d", ("customer", "grind?", clarify("grind")), ("bot", "Did you mean...", None),
+        ("customer", "2", clarify("grind")), ("bot", "There is only one option...", None),
+        ("customer", "yes", answer("grind")), ("bot", "We grind.", None),
+    )  # fmt: skip
+    totals = report_of(picked, dropped, hesitated, asked_again)["totals"]
+    # Asked again after a number it did not offer, the clarification is still one, and picked.
+    assert (totals["clarifications_offered"], totals["clarifications_picked"]) == (4, 3)
 
 
 def test_unanswered_counts_hand_offs_for_want_of_an_answer_not_a_bots_own_rules():

@@ -8,7 +8,8 @@ Definitions (the README lists them too):
 - handoffs: turns that handed the conversation to a person (messages written while a person
   had it, `already_handed_off`, are turns but not new hand-offs);
 - unanswered: hand-offs for want of an answer (turns.NO_ANSWER_RULES), not a bot rule;
-- clarifications picked: the customer's next message was answered with an offered snippet;
+- clarifications picked: the customer's next message was answered with an offered snippet (the
+  same question asked again after a number no option had counts once);
 - feedback: ratings of the bot's replies to that day's turns;
 - did not help: per snippet, answers citing it that the customer's next message said missed
   (`not_helped`) or that were rated down: the answers to rewrite first.
@@ -100,7 +101,7 @@ def _figures(
         for kind in ("prompt_tokens", "completion_tokens", "cached_tokens"):
             usage[kind] += int((turn.decision.get("usage") or {}).get(kind) or 0)
     ratings = Counter(t.rating.rating for t in turns if t.rating)
-    clarified = [t for t in turns if t.action == "clarify"]
+    clarified = [t for t in turns if t.action == "clarify" and not t.asked_again]
     return {
         "conversations": len(conversations),
         "contained": contained,

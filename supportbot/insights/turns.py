@@ -44,6 +44,7 @@ class Turn:
     agent_replies: tuple[str, ...] = ()  # what agents wrote after this turn's hand-off
     withheld: bool = False  # caught by a text rule (a card number): never exported
     asked_before: str | None = None  # the customer's message before this one, small talk aside
+    asked_again: bool = False  # a clarification repeated after a number none of its options had
 
     @property
     def day(self) -> str:
@@ -114,9 +115,23 @@ def _conversation_turns(activity: ConversationActivity) -> list[Turn]:
                 agent_replies=_agent_replies(message.decision, messages[index + 1 :]),
                 withheld=message.withheld,
                 asked_before=next((t.text for t in reversed(turns) if not t.small_talk), None),
+                asked_again=_asked_again(message.decision, turns),
             )
         )
     return turns
+
+
+def _asked_again(decision: dict[str, Any], before: Sequence[Turn]) -> bool:
+    """A clarification with the options of the clarification just before it (small talk
+    aside): the same question asked again ("2" to one option), not a new one."""
+    if decision.get("action") != "clarify":
+        return False
+    previous = next((t for t in reversed(before) if not t.small_talk), None)
+    return previous is not None and previous.action == "clarify" and _options(previous.decision) == _options(decision)
+
+
+def _options(decision: dict[str, Any]) -> list[str]:
+    return [str(o.get("id")) for o in decision.get("options") or [] if isinstance(o, dict)]
 
 
 def handed_off(activity: ConversationActivity) -> bool:
@@ -140,11 +155,20 @@ def _until_next_customer(messages: Sequence[MessageRow], index: int) -> list[Mes
 def _picked(decision: dict[str, Any], after: Sequence[MessageRow]) -> bool:
     """A clarification counts as picked when the customer's next message was answered
     with one of the snippets it offered; small talk in between ("hmm") leaves it open, as
-    it does in the engine."""
+    it does in the engine, and so does the bot asking it again ("2" to one option)."""
     if decision.get("action") != "clarify":
         return False
-    offered = {str(o.get("id")) for o in decision.get("options") or [] if isinstance(o, dict)}
-    nxt = next((m for m in after if m.role == "customer" and not (m.decision or {}).get("small_talk")), None)
+    offered = set(_options(decision))
+    nxt = next(
+        (
+            m
+            for m in after
+            if m.role == "customer"
+            and not (m.decision or {}).get("small_talk")
+            and not ((m.decision or {}).get("action") == "clarify" and _options(m.decision or {}) == _options(decision))
+        ),
+        None,
+    )
     if nxt is None or not nxt.decision or nxt.decision.get("action") != "answer":
         return False
     return bool(offered & set(nxt.decision.get("citations") or []))
