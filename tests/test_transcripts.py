@@ -158,6 +158,18 @@ def test_record_new_writes_messages_that_read_back_as_text(tmp_path):
     assert invoke("replay", str(out)).exit_code == 0
 
 
+def test_record_new_refuses_a_script_of_several_conversations_and_stops_at_quit(tmp_path):
+    out = tmp_path / "new.transcript.yaml"
+    bot = str(REPO / "bots" / "bean-there.yaml")
+    refused = invoke("record", "--new", bot, "--out", str(out), stdin="hi\n/reset\nWhere is my order?\n")
+    assert refused.exit_code == 2 and not out.exists()
+    assert "stdin line 2: /reset starts a new conversation, and a fixture holds one" in refused.output
+    ended = invoke("record", "--new", bot, "--out", str(out), stdin="Where is my order?\n/quit\nnever sent\n")
+    assert ended.exit_code == 0 and [t["user"] for t in yaml.safe_load(out.read_text())["turns"]] == [
+        "Where is my order?"
+    ]
+
+
 def test_a_scripted_fixture_keeps_its_hand_written_outputs_when_recorded(project):
     fixture = project / "tests" / "transcripts" / "bean-there" / "invalid-twice.transcript.yaml"
     before = fixture.read_text()

@@ -130,7 +130,20 @@ def _record_new(bot_name: str, out_file: Path | None, provider: str | None) -> N
         err.print("--new needs --out FILE (a *.transcript.yaml file)", markup=False)
         raise typer.Exit(EXIT_CONFIG)
     bot = load_for_cli(bot_name, None)
-    users = [line.rstrip("\r\n") for line in sys.stdin if line.strip()]
+    users = []
+    for number, line in enumerate(sys.stdin, 1):
+        said = line.rstrip("\r\n")
+        if said.strip() in ("/quit", "/exit"):  # as in chat: the conversation ends here
+            break
+        if said.strip() == "/reset":  # a chat script of several conversations, piped here whole
+            err.print(
+                f"stdin line {number}: /reset starts a new conversation, and a fixture holds one; "
+                "record each conversation with its own --new ... --out",
+                markup=False,
+            )
+            raise typer.Exit(EXIT_CONFIG)
+        if said.strip():
+            users.append(said)
     if not users:
         err.print("no customer messages on stdin (one per line)", markup=False)
         raise typer.Exit(EXIT_CONFIG)
