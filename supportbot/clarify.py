@@ -172,9 +172,12 @@ _NO_OPTION = re.compile(
     rf"^(?:{_AGREE}|please do|go ahead)(?:,?\s+please)?[.!]*$|^(?:neither|none|none of (?:them|those|these))[.!]*$"
 )
 _WORD = re.compile(r"[a-z0-9]+")
-# Yes to the one option offered.
+# Yes to the one option offered ("Did you mean ...? Say yes"), however it is said: "cool" or
+# "ok thanks" there asks for the answer, and small talk's "Great! Anything else?" would leave
+# the customer without it.
 _YES = re.compile(
-    rf"^(?:{_AGREE}|correct|right|exactly|that'?s (?:it|right|the one)|(?:yes,? )?(?:that|this) one)(?:,? please)?[.!]*$"
+    rf"^(?:{_AGREE}|correct|right|exactly|cool|great|perfect|fine|alright|sounds good|that'?s (?:it|right|the one)"
+    r"|(?:yes,? )?(?:that|this) one)(?:[,!.]?\s*(?:please|thanks|thank you|thx|cheers))?[.!]*$"
 )
 _FILLER = frozenset(
     [

@@ -122,6 +122,8 @@ def test_one_option_is_asked_about_by_name_and_yes_picks_it():
     )
     assert read_pick("yes", [hours]) == hours and read_pick("Yes please!", [hours]) == hours
     assert read_pick("a person", [hours]) is PERSON and read_pick("no, my invoice", [hours]) is None
+    # "ok thanks" to "Did you mean ...? Say yes" asks for the answer; "no thanks" does not.
+    assert read_pick("ok thanks", [hours]) == hours and read_pick("no thanks", [hours]) is None
     assert "(1) Opening hours, (2) Booking a repair" in clarification_text(OPTIONS)
 
 
@@ -147,7 +149,7 @@ async def test_an_unsure_question_is_clarified_and_the_pick_answered_without_a_m
     assert answered.reply == bot.snippets_by_id["shipping-times"].answer.strip() and provider.requests == []
 
 
-@pytest.mark.parametrize("reply", ["sure", "ok", "yes please", "yep!"])
+@pytest.mark.parametrize("reply", ["sure", "ok", "yes please", "yep!", "cool", "great!", "perfect!"])
 async def test_a_yes_to_a_one_option_clarification_picks_it_even_when_it_reads_as_small_talk(write, reply):
     bot = clarifying_bot(write)
     engine = Engine(bot, ScriptedProvider([]))
