@@ -22,6 +22,7 @@ from .retrieval.base import Candidate
 from .retrieval.lexical import terms
 
 __all__ = [
+    "NONE_MEANT",
     "PERSON",
     "Evidence",
     "Verdict",
@@ -153,12 +154,15 @@ def asked_again_text(options: Sequence[Option]) -> str:
     return f"Please choose 1 to {len(options)}: {listed}. Or shall I get a person?"
 
 
-class _Person(StrEnum):
+class _Answer(StrEnum):
     PERSON = "person"
+    NONE = "none"
 
 
 #: read_pick's answer when the customer would rather have a person.
-PERSON = _Person.PERSON
+PERSON = _Answer.PERSON
+#: read_pick's answer when none of the options is what the customer meant ("no", "neither").
+NONE_MEANT = _Answer.NONE
 _AGREE = r"yes|yeah|yep|yup|sure|ok|okay"
 _PLEASE = r"(?:,?\s*(?:please|pls|plz|thanks|thank you|thx))?[.!]*"
 # "2", "(2)", "option 2", "#2", "yes 2", "2 please".
@@ -167,10 +171,12 @@ _ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, 
 # "both", "all of them", "1 and 2", "1, 2 and 3": the answers of several options.
 _EVERY = re.compile(rf"^(?:(?:{_AGREE})[,.!]?\s+)?(both|all)(?:\s+of\s+(?:them|those|these|the above))?{_PLEASE}$")
 _SEVERAL = re.compile(rf"^(?:(?:{_AGREE})[,.!]?\s+)?([1-9](?:\s*(?:,|and|&)\s*[1-9])+){_PLEASE}$")
-# Yes to "shall I get a person?", or none of the options.
-_NO_OPTION = re.compile(
-    rf"^(?:{_AGREE}|please do|go ahead)(?:,?\s+please)?[.!]*$|^(?:neither|none|none of (?:them|those|these))[.!]*$"
-)
+# Yes to "shall I get a person?".
+_YES_TO_PERSON = re.compile(rf"^(?:{_AGREE}|please do|go ahead)(?:,?\s+please)?[.!]*$")
+# None of the options: "no", "neither", "nope, something else" ("no thanks" is a goodbye).
+_OTHER = r"neither(?: one| of (?:them|those|these))?|none(?: of (?:them|those|these|the above))?|not (?:that|those|these|it|really|quite)(?: one)?|something else|wrong(?: one)?"
+_NO = re.compile(r"^(?:no|nope|nah)\b[,.!]*\s*")
+_NONE_OF_THEM = re.compile(rf"^(?:(?:no|nope|nah)(?:[,.!]*\s*(?:{_OTHER}))?|{_OTHER})[.!]*$")
 _WORD = re.compile(r"[a-z0-9]+")
 # Yes to the one option offered ("Did you mean ...? Say yes"), however it is said: "cool" or
 # "ok thanks" there asks for the answer, and small talk's "Great! Anything else?" would leave
@@ -209,9 +215,10 @@ _FILLER = frozenset(
 )
 
 
-def read_pick(text: str, options: Sequence[Option], option_id: str | None = None) -> Option | _Person | None:
+def read_pick(text: str, options: Sequence[Option], option_id: str | None = None) -> Option | _Answer | None:
     """Which offered option the customer's answer picks (by id, number, ordinal or the
-    title's words), PERSON when they would rather have a person, or None: a new question."""
+    title's words), PERSON when they would rather have a person, NONE_MEANT when none of
+    the options is what they meant, or None: a new question."""
     if option_id is not None:
         return next((o for o in options if o.id == option_id), None)
     said = textnorm.fold(text).strip()
@@ -220,8 +227,10 @@ def read_pick(text: str, options: Sequence[Option], option_id: str | None = None
     number = _number(said, len(options))
     if number is not None and 1 <= number <= len(options):
         return options[number - 1]
-    if asks_for_person(said) or _NO_OPTION.match(said):
+    if asks_for_person(_NO.sub("", said)) or _YES_TO_PERSON.match(said):  # "no, a person please"
         return PERSON
+    if _NONE_OF_THEM.match(said):
+        return NONE_MEANT
     return _by_title(said, options)
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from . import textnorm
 from .bot import Bot
 from .clarify import (
+    NONE_MEANT,
     Evidence,
     Verdict,
     asked_again_text,
@@ -221,7 +222,12 @@ class Engine:
         )  # fmt: skip
 
     def _picked(self, conversation: Conversation, pick: Option | tuple[Option, ...] | str, started: float) -> Decision:
-        """The answer of the option (or options) the customer picked, or a person if they asked."""
+        """The answer of the option (or options) the customer picked; a person if they asked,
+        or if none of the options was what they meant (the bot has no better guess)."""
+        if pick == NONE_MEANT:
+            offered = ", ".join(f'"{option.title}"' for option in conversation.clarifying)
+            detail = f"the customer said none of the options offered was what they meant ({offered})"
+            return self._handoff(conversation, builtin_handoff("unsure_twice", detail), started)
         picked = (pick,) if isinstance(pick, Option) else pick if isinstance(pick, tuple) else ()
         snippets = [self.bot.snippets_by_id.get(option.id) for option in picked]
         if not snippets or None in snippets:

@@ -8,6 +8,7 @@ from conftest import REPO, needs_model
 
 from supportbot import Conversation, Engine, load_bot
 from supportbot.clarify import (
+    NONE_MEANT,
     PERSON,
     Evidence,
     asked_again_text,
@@ -124,6 +125,10 @@ def test_one_option_is_asked_about_by_name_and_yes_picks_it():
     assert read_pick("a person", [hours]) is PERSON and read_pick("no, my invoice", [hours]) is None
     # "ok thanks" to "Did you mean ...? Say yes" asks for the answer; "no thanks" does not.
     assert read_pick("ok thanks", [hours]) == hours and read_pick("no thanks", [hours]) is None
+    for answer in ("no", "nope, something else", "not that one", "no!"):
+        assert read_pick(answer, [hours]) is NONE_MEANT, answer
+    assert read_pick("neither", OPTIONS) is NONE_MEANT and read_pick("none of these", OPTIONS) is NONE_MEANT
+    assert read_pick("no, a person please", [hours]) is PERSON
     assert "(1) Opening hours, (2) Booking a repair" in clarification_text(OPTIONS)
 
 
@@ -160,6 +165,22 @@ async def test_a_yes_to_a_one_option_clarification_picks_it_even_when_it_reads_a
     assert (answered.action, answered.citations, answered.small_talk) == ("answer", ["shipping-times"], None)
     # With nothing asked, the same words are small talk, never a hand-off.
     assert (await engine.turn(Conversation(bot.id), reply)).small_talk == "acknowledgement"
+
+
+async def test_no_to_the_options_hands_off_saying_none_was_meant_and_no_thanks_says_goodbye(write):
+    bot = clarifying_bot(write)
+    engine = Engine(bot, ScriptedProvider([]))
+    conversation = Conversation(bot.id)
+    assert [o.id for o in (await engine.turn(conversation, "delivery")).options] == ["shipping-times"]
+    declined = await engine.turn(conversation, "no")
+    assert (declined.action, declined.handoff.rule) == ("handoff", "unsure_twice")
+    assert (
+        declined.handoff.detail
+        == 'the customer said none of the options offered was what they meant ("Shipping times")'
+    )
+    other = Conversation(bot.id)
+    await engine.turn(other, "delivery")
+    assert (await engine.turn(other, "no thanks")).small_talk == "goodbye"
 
 
 async def test_a_number_no_option_has_is_asked_again_not_taken_for_a_question(write):
