@@ -29,6 +29,7 @@ __all__ = [
     "asked_again_text",
     "clarification_text",
     "continued",
+    "declines_options",
     "judge_retrieval",
     "missed_option",
     "read_pick",
@@ -229,9 +230,15 @@ def read_pick(text: str, options: Sequence[Option], option_id: str | None = None
         return options[number - 1]
     if asks_for_person(_NO.sub("", said)) or _YES_TO_PERSON.match(said):  # "no, a person please"
         return PERSON
-    if _NONE_OF_THEM.match(said):
+    if declines_options(said):
         return NONE_MEANT
     return _by_title(said, options)
+
+
+def declines_options(text: str) -> bool:
+    """Whether an answer to a clarification says none of its options was meant ("no",
+    "neither", "not that one")."""
+    return bool(_NONE_OF_THEM.match(textnorm.fold(text).strip()))
 
 
 def read_several(text: str, options: Sequence[Option]) -> tuple[Option, ...]:

@@ -213,6 +213,18 @@ def test_a_follow_up_gap_carries_the_question_it_followed_and_a_bare_number_is_n
     assert drafted["title"] == "How do i pause my subscription, and for how long"
 
 
+def test_no_to_a_clarification_is_no_gap_of_its_own_the_question_asked_is():
+    def embed(texts):
+        return np.array([(1.0, 0.0) for _ in texts], dtype=np.float32)
+
+    talk = conversation(
+        "a", ("customer", "what grind for a french press", clarify("grind")), ("bot", "Did you mean...", None),
+        ("customer", "no", handoff("unsure_twice")), ("bot", "A person...", None),
+    )  # fmt: skip
+    clusters, _ = find_gaps(turns_of([talk]), {}, embed)
+    assert [c.messages for c in clusters] == [["what grind for a french press"]]
+
+
 def test_a_hand_off_an_agent_answered_with_a_snippets_answer_is_avoidable():
     def embed(texts):
         return np.array([(1.0, 0.0) for _ in texts], dtype=np.float32)

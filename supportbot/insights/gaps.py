@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .. import textnorm
-from ..clarify import says_too_little
+from ..clarify import declines_options, says_too_little
 from .masking import mask
 from .turns import Turn
 
@@ -78,6 +78,7 @@ def gap_turns(turns: Sequence[Turn]) -> list[Turn]:
         if not t.withheld
         and not t.small_talk
         and _LETTER.search(t.text)  # "2" to a clarification that had one option asks nothing
+        and not (t.after_clarification and declines_options(t.text))  # "no": the question asked is the gap
         and (t.unanswered or (t.action == "clarify" and not t.picked) or (t.rating and t.rating.rating == "down"))
     ]
 

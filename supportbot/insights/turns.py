@@ -45,6 +45,7 @@ class Turn:
     withheld: bool = False  # caught by a text rule (a card number): never exported
     asked_before: str | None = None  # the customer's message before this one, small talk aside
     asked_again: bool = False  # a clarification repeated after a number none of its options had
+    after_clarification: bool = False  # the bot's previous reply (small talk aside) asked which snippet
 
     @property
     def day(self) -> str:
@@ -116,6 +117,7 @@ def _conversation_turns(activity: ConversationActivity) -> list[Turn]:
                 withheld=message.withheld,
                 asked_before=next((t.text for t in reversed(turns) if not t.small_talk), None),
                 asked_again=_asked_again(message.decision, turns),
+                after_clarification=next((t.action == "clarify" for t in reversed(turns) if not t.small_talk), False),
             )
         )
     return turns
