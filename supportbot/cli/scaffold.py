@@ -51,6 +51,11 @@ escalation:
       description: Two unsure replies in a row.
       if_low_confidence_turns: 2
   when_unsure: clarify                  # clarify: ask which answer they mean | handoff
+  # Questions close to your FAQ that it does not answer, in your customers' words: they go to
+  # a person instead of getting the nearest answer. With five example questions per snippet,
+  # about three for each such topic cut wrong answers by a fifth (README, "Few example
+  # questions per snippet").
+  # handoff_examples: [Do you give a discount on large orders?, Can I pay in instalments?]
   handoff_message: >
     I'm passing you to a member of our team. They will reply here shortly.
 
