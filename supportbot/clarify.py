@@ -35,6 +35,8 @@ __all__ = [
     "read_pick",
     "read_several",
     "says_too_little",
+    "says_which_not",
+    "which_ones_text",
 ]
 
 #: How many snippets a clarification offers at most.
@@ -239,6 +241,18 @@ def declines_options(text: str) -> bool:
     """Whether an answer to a clarification says none of its options was meant ("no",
     "neither", "not that one")."""
     return bool(_NONE_OF_THEM.match(textnorm.fold(text).strip()))
+
+
+def says_which_not(text: str, options: Sequence[Option]) -> bool:
+    """Whether an answer picks several options without saying which: "both" to three."""
+    every = _EVERY.match(textnorm.fold(text).strip())
+    return every is not None and every.group(1) == "both" and len(options) > 2
+
+
+def which_ones_text(options: Sequence[Option]) -> str:
+    """The clarification once more, after "both" to more than two options."""
+    listed = ", ".join(f"({number}) {option.title}" for number, option in enumerate(options, 1))
+    return f'Which ones? Say their numbers, as in "1 and 2": {listed}. Or shall I get a person?'
 
 
 def read_several(text: str, options: Sequence[Option]) -> tuple[Option, ...]:

@@ -31,6 +31,8 @@ from .clarify import (
     read_pick,
     read_several,
     says_too_little,
+    says_which_not,
+    which_ones_text,
 )
 from .conversation import Conversation, TurnRecord
 from .decision import Decision, Handoff, Option, Usage, builtin_handoff
@@ -145,6 +147,10 @@ class Engine:
             if missed_option(text, conversation.clarifying):  # "2" to one option: asked again, not a question
                 options = list(conversation.clarifying)
                 again = self._clarification(conversation, options, asked_again_text(options), started)
+                return self._record(conversation, text, again)
+            if says_which_not(said, conversation.clarifying):  # "both" to three options
+                options = list(conversation.clarifying)
+                again = self._clarification(conversation, options, which_ones_text(options), started)
                 return self._record(conversation, text, again)
         if split.small_talk is None and declines(text) and offered_more(conversation.last_reply(), smalltalk):
             split = Split(SmallTalk.GOODBYE, "")

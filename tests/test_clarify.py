@@ -19,6 +19,8 @@ from supportbot.clarify import (
     read_pick,
     read_several,
     says_too_little,
+    says_which_not,
+    which_ones_text,
 )
 from supportbot.config import SnippetConfig
 from supportbot.decision import Option
@@ -219,6 +221,26 @@ def test_that_one_picks_the_only_option_and_several_options_can_be_picked_togeth
     # Which two of three "both" means is not said; a number not offered, or one option, is no pick of several.
     assert read_several("both", three) == () and read_several("1 and 4", three) == ()
     assert read_several("2", OPTIONS) == () and read_several("both", OPTIONS[:1]) == ()
+    # So "both" to three is asked about again, by numbers.
+    assert says_which_not("both please", three) and not says_which_not("both", OPTIONS)
+    assert not says_which_not("all", three) and not says_which_not("1 and 3", three)
+    assert which_ones_text(three).startswith('Which ones? Say their numbers, as in "1 and 2": (1) Opening hours,')
+
+
+@needs_model
+async def test_both_to_three_options_is_asked_again_and_the_numbers_answer(tmp_path, monkeypatch):
+    monkeypatch.setenv("SUPPORTBOT_CACHE_DIR", str(tmp_path / "cache"))
+    bot = load_bot(REPO / "bots" / "ledgerly-billing.yaml", env={})
+    async with Engine.for_bot(bot, {}, provider="offline") as engine:
+        conversation = Conversation(bot.id)
+        asked = await engine.turn(conversation, "how do i change my plan and get an invoice")
+        ids = [option.id for option in asked.options]
+        assert len(ids) == 3 and {"change-plan", "download-invoice"} <= set(ids)
+        again = await engine.turn(conversation, "both")
+        assert again.action == "clarify" and again.reply.startswith("Which ones?") and again.options == asked.options
+        chosen = f"{ids.index('download-invoice') + 1} and {ids.index('change-plan') + 1}"
+        answered = await engine.turn(conversation, chosen)
+        assert answered.action == "answer" and set(answered.citations) == {"change-plan", "download-invoice"}
 
 
 async def test_both_gets_the_answers_of_both_options(write):
