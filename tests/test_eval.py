@@ -164,11 +164,12 @@ def test_the_example_bots_own_message_sets_load_and_keep_their_halves_apart(bot_
     assert kinds == {"in-scope", "id-oos", "ood-oos", "rule"}
 
 
-def test_the_eval_bot_script_says_when_the_datasets_are_absent(tmp_path):
+@pytest.mark.parametrize("script", ["eval_bots.py", "few_shot.py", "tie_sweep.py"])
+def test_the_bench_scripts_on_the_shared_datasets_say_when_they_are_absent(tmp_path, script):
     result = subprocess.run(
         [
             sys.executable,
-            str(REPO / "bench" / "eval_bots.py"),
+            str(REPO / "bench" / script),
             "--datasets",
             str(tmp_path / "nope"),
             "--out",
