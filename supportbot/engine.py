@@ -14,12 +14,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from . import textnorm
 from .bot import Bot
 from .clarify import (
+    NEARBY,
     NONE_MEANT,
     Evidence,
     Verdict,
@@ -65,6 +66,7 @@ log = logging.getLogger("supportbot.engine")
 MAX_ATTEMPTS = 2
 #: Earlier customer messages that also steer snippet selection.
 _HISTORY_QUERIES = 1
+_PICK_WORDS = 3  # an answer to a clarification this short may pick an option by meaning
 
 
 def check_message(text: str, max_chars: int) -> str:
@@ -165,6 +167,10 @@ class Engine:
         """Retrieval decides whether the knowledge can answer at all (nothing close: hand
         off; only plausible snippets: clarify); then the provider answers."""
         candidates, verdict = self._retrieve(question, conversation.recent_questions(_HISTORY_QUERIES))
+        if conversation.clarifying and verdict.evidence != Evidence.MATCH:
+            nearest = self._nearest_option(conversation.clarifying, question)
+            if nearest is not None:
+                return self._record(conversation, text, self._picked(conversation, nearest, started))
         if verdict.evidence == Evidence.NO_MATCH and self.bot.config.small_talk.enabled:
             # Nothing in the bot is close: small talk in words the phrases do not list ("thanks a ton").
             kind = by_meaning(self.retriever.small_talk_similarities(question), question)
@@ -189,6 +195,19 @@ class Engine:
         if key and self._cache:
             self._cache.put(key, decision, unsure)
         return self._record(conversation, text, decision, unsure=unsure)
+
+    def _nearest_option(self, options: Sequence[Option], said: str) -> Option | None:
+        """The option a short answer to a clarification comes nearest, if it comes nearer one
+        of them than any other snippet: "cancle" or "pasue" (misspelt past what read_pick
+        reads), "holiday stop". A longer message is a question of its own."""
+        if len(said.split()) > _PICK_WORDS:
+            return None
+        best = max(self.retriever.search(said, self.bot.config.knowledge.top_k), key=lambda c: c.match, default=None)
+        # As near as a clarification's own options must come, and clearly nearest: "asdf" or
+        # "stop" (cancel, or pause?) picks nothing.
+        if best is None or not best.clear or best.evidence < self.bot.config.offline.clarify_floor - NEARBY:
+            return None
+        return next((option for option in options if option.id == best.snippet.id), None)
 
     def _cache_key(self, conversation: Conversation, text: str, candidates: list[Candidate]) -> str | None:
         """The response cache's key for a first message (response_cache.py); None for a

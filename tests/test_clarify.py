@@ -281,7 +281,8 @@ async def test_a_second_unsure_turn_or_asking_for_a_person_hands_off(write):
     engine = Engine(bot, ScriptedProvider([]))
     conversation = Conversation(bot.id)
     assert (await engine.turn(conversation, "delivery")).action == "clarify"
-    twice = await engine.turn(conversation, "delivery please")
+    # A question again, and still unsure ("delivery please" would be a pick: nearest the option).
+    twice = await engine.turn(conversation, "what about delivery of my return")
     assert twice.handoff.rule == "unsure_twice"
     other = Conversation(bot.id)
     await engine.turn(other, "delivery")
@@ -373,6 +374,25 @@ async def test_a_message_that_matches_two_snippets_almost_equally_is_asked_about
     assert asked.action == "clarify" and "change-address" in [option.id for option in asked.options]
     picked = await bean_there.turn(conversation, str([o.id for o in asked.options].index("change-address") + 1))
     assert picked.citations == ["change-address"]
+
+
+@needs_model
+@pytest.mark.parametrize(("reply", "picked"), [("cancle", "subscription-cancel"), ("pasue", "subscription-pause")])
+async def test_a_short_answer_nearest_one_option_picks_it_misspelt_or_not(bean_there, reply, picked):
+    asking = "my subscription is too much coffee, can i get it every 3 weeks instead"
+    conversation = Conversation(bean_there.bot.id)
+    asked = await bean_there.turn(conversation, asking)
+    assert {option.id for option in asked.options} == {"subscription-cancel", "subscription-pause"}
+    assert (await bean_there.turn(conversation, reply)).citations == [picked]
+    # Gibberish, or a word as near one option as the other, picks nothing; a question of its
+    # own is answered as one.
+    for said, rule in (("asdf", "no_match"), ("stop", "no_match")):
+        other = Conversation(bean_there.bot.id)
+        await bean_there.turn(other, asking)
+        assert (await bean_there.turn(other, said)).handoff.rule == rule, said
+    other = Conversation(bean_there.bot.id)
+    await bean_there.turn(other, asking)
+    assert (await bean_there.turn(other, "do you ship to canada")).citations == ["international-shipping"]
 
 
 async def test_small_talk_between_a_question_and_its_follow_up_does_not_hide_the_question(write):
