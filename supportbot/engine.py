@@ -137,28 +137,36 @@ class Engine:
         text = textnorm.clean(text)
         smalltalk = self.bot.config.small_talk
         split = split_small_talk(text) if smalltalk.enabled else Split(None, text)
-        if conversation.clarifying:
-            # Before small talk: "sure" or "ok" to "Did you mean ...? Say yes" picks the option.
-            said = split.question or text
-            pick = read_pick(said, conversation.clarifying, option)
-            if pick is not None:
-                return self._record(conversation, text, self._picked(conversation, pick, started))
-            several = () if option is not None else read_several(said, conversation.clarifying)
-            if several:  # "both": each answer, as a person would give them
-                return self._record(conversation, text, self._picked(conversation, several, started))
-            if missed_option(text, conversation.clarifying):  # "2" to one option: asked again, not a question
-                options = list(conversation.clarifying)
-                again = self._clarification(conversation, options, asked_again_text(options), started)
-                return self._record(conversation, text, again)
-            if says_which_not(said, conversation.clarifying):  # "both" to three options
-                options = list(conversation.clarifying)
-                again = self._clarification(conversation, options, which_ones_text(options), started)
-                return self._record(conversation, text, again)
+        # Before small talk: "sure" or "ok" to "Did you mean ...? Say yes" picks the option.
+        replied = self._reply_to_clarification(conversation, split.question or text, option, started)
+        if replied is not None:
+            return self._record(conversation, text, replied)
         if split.small_talk is None and declines(text) and offered_more(conversation.last_reply(), smalltalk):
             split = Split(SmallTalk.GOODBYE, "")
         if split.small_talk is not None:
             return self._record(conversation, text, self._small_talk(conversation, split.small_talk, started))
         return await self._answer(conversation, facts, text, split.question, on_reply_delta, started)
+
+    def _reply_to_clarification(
+        self, conversation: Conversation, said: str, option: str | None, started: float
+    ) -> Decision | None:
+        """What an answer to an open clarification gets: the options it picks, a person, or
+        the question again when it names an option that is not there; None when it is not
+        an answer to it (small talk, or a question of its own)."""
+        options = list(conversation.clarifying)
+        if not options:
+            return None
+        pick = read_pick(said, options, option)
+        if pick is not None:
+            return self._picked(conversation, pick, started)
+        several = () if option is not None else read_several(said, options)
+        if several:  # "both": each answer, as a person would give them
+            return self._picked(conversation, several, started)
+        if missed_option(said, options):  # "2" to one option
+            return self._clarification(conversation, options, asked_again_text(options), started)
+        if says_which_not(said, options):  # "both" to three options
+            return self._clarification(conversation, options, which_ones_text(options), started)
+        return None
 
     async def _answer(
         self, conversation: Conversation, facts: ConversationFacts, text: str, question: str,
