@@ -22,6 +22,7 @@ from .bot import Bot
 from .clarify import (
     NEARBY,
     NONE_MEANT,
+    PERSON,
     Evidence,
     Verdict,
     asked_again_text,
@@ -157,11 +158,15 @@ class Engine:
         if not options:
             return None
         pick = read_pick(said, options, option)
-        if pick is not None:
-            return self._picked(conversation, pick, started)
-        several = () if option is not None else read_several(said, options)
-        if several:  # "both": each answer, as a person would give them
-            return self._picked(conversation, several, started)
+        if pick is PERSON:
+            return self._handoff(conversation, builtin_handoff("asked_for_person"), started)
+        if pick is NONE_MEANT:  # the bot has no better guess
+            offered = ", ".join(f'"{o.title}"' for o in options)
+            detail = f"the customer said none of the options offered was what they meant ({offered})"
+            return self._handoff(conversation, builtin_handoff("unsure_twice", detail), started)
+        picked = (pick,) if isinstance(pick, Option) else () if option is not None else read_several(said, options)
+        if picked:  # "both": each answer, as a person would give them
+            return self._picked(conversation, picked, started)
         if missed_option(said, options):  # "2" to one option
             return self._clarification(conversation, options, asked_again_text(options), started)
         if says_which_not(said, options):  # "both" to three options
@@ -178,7 +183,7 @@ class Engine:
         if conversation.clarifying and verdict.evidence != Evidence.MATCH:
             nearest = self._nearest_option(conversation.clarifying, question)
             if nearest is not None:
-                return self._record(conversation, text, self._picked(conversation, nearest, started))
+                return self._record(conversation, text, self._picked(conversation, (nearest,), started))
         if verdict.evidence == Evidence.NO_MATCH and self.bot.config.small_talk.enabled:
             # Nothing in the bot is close: small talk in words the phrases do not list ("thanks a ton").
             kind = by_meaning(self.retriever.small_talk_similarities(question), question)
@@ -254,18 +259,13 @@ class Engine:
             latency_ms=_ms_since(started),
         )  # fmt: skip
 
-    def _picked(self, conversation: Conversation, pick: Option | tuple[Option, ...] | str, started: float) -> Decision:
-        """The answer of the option (or options) the customer picked; a person if they asked,
-        or if none of the options was what they meant (the bot has no better guess)."""
-        if pick == NONE_MEANT:
-            offered = ", ".join(f'"{option.title}"' for option in conversation.clarifying)
-            detail = f"the customer said none of the options offered was what they meant ({offered})"
-            return self._handoff(conversation, builtin_handoff("unsure_twice", detail), started)
-        picked = (pick,) if isinstance(pick, Option) else pick if isinstance(pick, tuple) else ()
+    def _picked(self, conversation: Conversation, picked: Sequence[Option], started: float) -> Decision:
+        """The answers of the options the customer picked, in the order offered (an option
+        the bot no longer has goes to a person)."""
         snippets = [self.bot.snippets_by_id.get(option.id) for option in picked]
-        if not snippets or None in snippets:
-            return self._handoff(conversation, builtin_handoff("asked_for_person"), started)
         found = [snippet for snippet in snippets if snippet is not None]
+        if not found or len(found) < len(snippets):
+            return self._handoff(conversation, builtin_handoff("asked_for_person"), started)
         return Decision(
             conversation_id=conversation.id, action="answer",
             reply="\n\n".join(snippet.answer.strip() for snippet in found),
