@@ -89,21 +89,23 @@ _LETTER = re.compile(r"[^\W\d_]")
 def in_context(turn: Turn) -> str:
     """The message as a gap: a follow-up of one word that says what it is about ("and for how
     long?") means nothing alone, so it carries the question it followed."""
-    text = textnorm.clean(turn.text)
-    if turn.asked_before and says_too_little(text):
-        return f"{text} (after: {textnorm.clean(turn.asked_before)})"
-    return text
+    before = _followed(turn)
+    return f"{textnorm.clean(turn.text)} (after: {before})" if before else textnorm.clean(turn.text)
 
 
-_FOLLOWED = re.compile(r"^(?P<text>.*) \(after: (?P<before>.*)\)$", re.DOTALL)
-
-
-def as_question(message: str) -> str:
+def as_question(turn: Turn) -> str:
     """A gap as an example question of its own: a follow-up joined to the question it
     followed ("how do i pause my subscription, and for how long?"), not with a note on it
     that the bot would then match against."""
-    followed = _FOLLOWED.match(message)
-    return f"{followed['before']}, {followed['text']}" if followed else message
+    before = _followed(turn)
+    return f"{before}, {textnorm.clean(turn.text)}" if before else textnorm.clean(turn.text)
+
+
+def _followed(turn: Turn) -> str | None:
+    """The question a follow-up that says too little went on with, else None."""
+    if turn.asked_before and says_too_little(textnorm.clean(turn.text)):
+        return textnorm.clean(turn.asked_before)
+    return None
 
 
 def find_gaps(
@@ -271,8 +273,8 @@ def drafts_yaml(clusters: Sequence[Cluster], min_size: int = 2, questions: int =
     for cluster in clusters:
         if cluster.size < min_size:
             continue
-        typical = cluster.messages[0]  # the title's message
-        title = suggest_title(as_question(typical)) if _FOLLOWED.match(typical) else cluster.title
+        typical = cluster.turns[0]  # the title's message
+        title = suggest_title(as_question(typical)) if _followed(typical) else cluster.title
         snippet_id = _unique(_slug(title), used)
         answer = cluster.draft_answer or f"Write the answer to: {title}?"
         snippets.append(
@@ -280,7 +282,7 @@ def drafts_yaml(clusters: Sequence[Cluster], min_size: int = 2, questions: int =
                 "id": snippet_id,
                 "title": title,
                 "draft": True,
-                "questions": list(dict.fromkeys(mask(as_question(m)) for m in cluster.messages))[:questions],
+                "questions": list(dict.fromkeys(mask(as_question(t)) for t in cluster.turns))[:questions],
                 "answer": answer,
             }
         )
