@@ -20,6 +20,7 @@ from .decision import Option
 from .person import asks_for_person
 from .retrieval.base import Candidate
 from .retrieval.lexical import terms
+from .retrieval.spelling import distance
 
 __all__ = [
     "NEARBY",
@@ -172,6 +173,10 @@ _PLEASE = r"(?:,?\s*(?:please|pls|plz|thanks|thank you|thx))?[.!]*"
 # "2", "(2)", "option 2", "#2", "yes 2", "2 please".
 _NUMBER = re.compile(rf"^(?:(?:{_AGREE})[,.!]?\s+)?(?:(?:option|number|no\.?|#)\s*)?\(?([1-9])\)?{_PLEASE}$")
 _ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "last": -1}
+# Ordinals one slip away ("secnod", "thrid") are read as meant; not "last", whose neighbours
+# ("fast", "list", "lost") are words of their own.
+_SPELLED_ORDINALS = {"first": 1, "second": 2, "third": 3}
+_MISSPELT_FROM = 5  # letters
 # "both", "all of them", "1 and 2", "1, 2 and 3": the answers of several options.
 _EVERY = re.compile(rf"^(?:(?:{_AGREE})[,.!]?\s+)?(both|all)(?:\s+of\s+(?:them|those|these|the above))?{_PLEASE}$")
 _SEVERAL = re.compile(rf"^(?:(?:{_AGREE})[,.!]?\s+)?([1-9](?:\s*(?:,|and|&)\s*[1-9])+){_PLEASE}$")
@@ -282,6 +287,8 @@ def _number(said: str, count: int) -> int | None:
     if len(words) == 1 and words[0] in _ORDINALS:
         position = _ORDINALS[words[0]]
         return position if position > 0 else count
+    if len(words) == 1 and len(words[0]) >= _MISSPELT_FROM:  # "the secnod one", "frist"
+        return next((n for word, n in _SPELLED_ORDINALS.items() if distance(words[0], word) == 1), None)
     return None
 
 

@@ -103,6 +103,9 @@ def test_a_clarification_also_offers_a_runner_up_just_under_the_floor():
         # The title's words in another form.
         ("the repairs one", "book-repair"),
         ("book", "book-repair"),
+        # An ordinal with a slip of the keyboard.
+        ("the secnod one", "book-repair"),
+        ("frist", "opening-hours"),
     ],
 )
 def test_a_pick_is_a_number_an_ordinal_or_the_titles_words(answer, picked):
@@ -116,6 +119,9 @@ def test_a_pick_by_id_comes_from_a_button_and_a_person_can_be_asked_for():
     # "Or shall I get a person?" is the last thing asked: "sure" says yes to it, as "yes" does.
     assert read_pick("sure", OPTIONS) is PERSON and read_pick("ok, please", OPTIONS) is PERSON
     assert read_pick("3", OPTIONS) is None and read_pick("what about my invoice?", OPTIONS) is None
+    # "fast" and "lost" are words, not a mistyped "last"; "thrid" of two options is none.
+    assert read_pick("fast", OPTIONS) is None and read_pick("lost", OPTIONS) is None
+    assert read_pick("thrid", OPTIONS) is None and missed_option("the thrid one", OPTIONS) == 3
 
 
 def test_one_option_is_asked_about_by_name_and_yes_picks_it():

@@ -22,7 +22,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 
-__all__ = ["Respeller"]
+__all__ = ["Respeller", "distance"]
 
 _WORD = re.compile(r"[a-z]+")
 _SHORTEST = 4  # shorter words have too many neighbours one edit away to guess between
@@ -100,7 +100,7 @@ class Respeller:
         if not _SHORTEST <= len(word) <= _LONGEST or self.known(word):
             return word
         candidates = {c for form in _deletions(word) for c in self.forms.get(form, ())}
-        close = sorted((c for c in candidates if _distance(word, c) == 1), key=lambda c: -self.frequency[c])
+        close = sorted((c for c in candidates if distance(word, c) == 1), key=lambda c: -self.frequency[c])
         if not close or (len(close) > 1 and self.frequency[close[0]] == self.frequency[close[1]]):
             return word
         return close[0]
@@ -111,7 +111,7 @@ def _deletions(word: str) -> set[str]:
     return {word, *(word[:i] + word[i + 1 :] for i in range(len(word)))}
 
 
-def _distance(a: str, b: str) -> int:
+def distance(a: str, b: str) -> int:
     """Damerau-Levenshtein distance (optimal string alignment): insertions, deletions,
     substitutions and swaps of neighbouring letters each count one."""
     previous2: list[int] = []
