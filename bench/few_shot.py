@@ -7,6 +7,12 @@ uncovered intent), a bot is built under bench/results/few-shot/ and every line o
 valid.jsonl runs through the real engine as a one-turn conversation (offline provider).
 
     python bench/few_shot.py [--k 3 5 10] [--engine semantic] [--clarify-band 0 0.05]
+                             [--model DIR] [--min-score 0.55]
+
+--model puts another sentence encoder (a BERT model directory) under the semantic engine,
+such as one fine-tuned by bench/encoder_finetune.py; with another encoder the scores sit
+elsewhere, so --min-score (the answer floor; the clarification floor is --clarify-band below
+it) moves with it.
 
 Prints one row per bot: in-scope answered right, resolved by clarifying, id-oos and ood-oos
 handed off, wrong answers (count and share of in-scope queries), the right snippet ranked
@@ -33,7 +39,16 @@ REPO = Path(__file__).resolve().parent.parent
 HANDOFF_EXAMPLES = 81
 
 
-def build(datasets: Path, out: Path, k: int, handoffs: bool, engine: str, band: float) -> Path:
+def build(
+    datasets: Path,
+    out: Path,
+    k: int,
+    handoffs: bool,
+    engine: str,
+    band: float,
+    model: str | None = None,
+    min_score: float | None = None,
+) -> Path:
     rows = read_jsonl(datasets / "banking77_oos" / "train.jsonl")
     questions: dict[str, list[str]] = {}
     for row in rows:
@@ -45,16 +60,22 @@ def build(datasets: Path, out: Path, k: int, handoffs: bool, engine: str, band: 
         for intent, qs in sorted(questions.items())
     ]
     name = f"banking-k{k}{'-handoff' if handoffs else ''}-{engine}-band{band:g}"
+    if model is not None or min_score is not None:  # beside the standard bots, not over them
+        name += f"-{Path(model).name if model else 'packaged'}-min{min_score if min_score is not None else 'default'}"
     (out / "knowledge").mkdir(parents=True, exist_ok=True)
     (out / "knowledge" / f"{name}.yaml").write_text(json.dumps({"snippets": snippets}), encoding="utf-8")
-    min_score = MIN_SCORE[engine]
+    if min_score is None:
+        min_score = MIN_SCORE[engine]
+    knowledge: dict[str, object] = {"include": [f"knowledge/{name}.yaml"], "top_k": 4, "engine": engine}
+    if model is not None:
+        knowledge["model"] = str(Path(model).resolve())
     bot = {
         "version": 1,
         "id": name,
         "name": "Few-shot banking bot",
         "model": {"provider": "offline"},
         "system_prompt": "You are the support assistant of a bank.",
-        "knowledge": {"include": [f"knowledge/{name}.yaml"], "top_k": 4, "engine": engine},
+        "knowledge": knowledge,
         "escalation": {"confidence_threshold": 0.55, "handoff_examples": examples},
         "offline": {"min_score": min_score, "clarify_score": round(min_score - band, 4)},
     }
@@ -84,6 +105,8 @@ def main() -> None:
     parser.add_argument("--k", type=int, nargs="+", default=[3, 5, 10])
     parser.add_argument("--engine", choices=sorted(MIN_SCORE), default="semantic")
     parser.add_argument("--clarify-band", type=float, nargs="+", default=[0.0], help="widths below min_score")
+    parser.add_argument("--model", help="a BERT model directory to use as the semantic engine's encoder")
+    parser.add_argument("--min-score", type=float, help="the answer floor (default: the engine's, as eval_bots.py)")
     args = parser.parse_args()
     dataset = args.datasets / "banking77_oos" / "valid.jsonl"
     if not dataset.exists():
@@ -95,7 +118,12 @@ def main() -> None:
     for k in args.k:
         for handoffs in (True, False):
             for band in args.clarify_band:
-                f = asyncio.run(measure(build(args.datasets, args.out, k, handoffs, args.engine, band), dataset))
+                f = asyncio.run(
+                    measure(
+                        build(args.datasets, args.out, k, handoffs, args.engine, band, args.model, args.min_score),
+                        dataset,
+                    )
+                )
                 recall = f["handoff_recall"]
                 print(
                     f"| {k} | {HANDOFF_EXAMPLES if handoffs else 0} | {band:g} | {f['in_scope_accuracy']:.3f} | "

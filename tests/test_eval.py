@@ -197,6 +197,24 @@ def test_the_eval_bots_build_and_load_from_the_shared_datasets(tmp_path):
     assert len(load_bot(tmp_path / "faq_covid.yaml").snippets) == 67
 
 
+def test_a_few_shot_bot_can_be_built_on_another_encoder_with_its_own_floor(tmp_path):
+    datasets = SHARED / "datasets"
+    if not (datasets / "banking77_oos" / "train.jsonl").exists():
+        pytest.skip(f"no evaluation data at {datasets}")
+    sys.path.insert(0, str(REPO / "bench"))
+    try:
+        from few_shot import build
+    finally:
+        sys.path.remove(str(REPO / "bench"))
+    standard = json.loads(build(datasets, tmp_path, 5, True, "semantic", 0.05).read_text())
+    other = build(datasets, tmp_path, 5, True, "semantic", 0.05, model="models/tuned", min_score=0.6)
+    bot = json.loads(other.read_text())
+    assert "model" not in standard["knowledge"] and standard["offline"]["min_score"] == 0.55
+    assert bot["knowledge"]["model"] == str((Path("models") / "tuned").resolve())
+    assert bot["offline"] == {"min_score": 0.6, "clarify_score": 0.55}
+    assert other.name != f"{standard['id']}.yaml"  # beside the standard bot, not over it
+
+
 def test_model_tokens_and_those_from_the_servers_prompt_cache_are_counted(tmp_path, write):
     from supportbot.testing import FakeOpenAI
 
