@@ -132,9 +132,19 @@ def test_record_keeps_comments_and_expectations_and_writes_no_secret(project):
 def test_record_update_expectations_rewrites_expect_from_the_decisions(project):
     fixture = project / "tests" / "transcripts" / "bean-there" / "orders.transcript.yaml"
     edit(fixture, "citations: [track-order]", "citations: [wrong-id]")
+    # A comment between two turns belongs to the turn after it, and stays when the turn
+    # before is rewritten, even where that turn's last expectation goes (small_talk).
+    edit(
+        fixture, "  - user: how long does delivery take?", "  # delivery, next\n  - user: how long does delivery take?"
+    )
+    edit(fixture, "  - user: do you ship to the USA?", "  # abroad\n  - user: do you ship to the USA?")
+    edit(fixture, "      citations: [delivery-times]\n", "      citations: [delivery-times]\n      small_talk: null\n")
     assert invoke("replay", str(fixture)).exit_code == 1
     assert invoke("record", str(fixture), "--update-expectations").exit_code == 0
     assert invoke("replay", str(fixture)).exit_code == 0
+    written = fixture.read_text()
+    assert "citations: [track-order]\n  # delivery, next\n  - user: how long does delivery take?" in written
+    assert "citations: [delivery-times]\n  # abroad\n  - user: do you ship to the USA?" in written
 
 
 def test_record_new_turns_a_chat_session_into_a_fixture(tmp_path):

@@ -136,7 +136,7 @@ async def record_fixture(
         expect = turn.expect
         if update_expectations:
             expect = _expect_from(recording.decision, turn.expect)
-            _set_after(node, "expect", _expect_node(expect), "fingerprint")
+            _set_after(node, "expect", _kept_comment(node.get("expect"), _expect_node(expect)), "fingerprint")
         for problem in check_expectations(expect, recording.decision):
             result.warnings.append(f"turn {index + 1}: {problem}")
     _dump(document, fixture.path)
@@ -228,6 +228,19 @@ def _set_after(node: CommentedMap, key: str, value: Any, after: str) -> None:
     keys = list(node.keys())
     position = keys.index(after) + 1 if after in keys else len(keys)
     node.insert(position, key, value)
+
+
+def _kept_comment(old: Any, new: CommentedMap) -> CommentedMap:
+    """`new`, with the comment that followed `old`. ruamel files a comment line between two
+    turns under the last key of the turn before, here its `expect`: rewritten bare, the
+    next turn's comment would be lost."""
+    if not isinstance(old, CommentedMap) or not old or not new:
+        return new
+    last = list(old)[-1]
+    comment = old.ca.items.get(last)
+    if comment is not None and len(comment) > 2 and comment[2] is not None:
+        new.ca.items[list(new)[-1]] = [None, None, comment[2], None]
+    return new
 
 
 def _expect_from(decision: Decision, previous: Expect) -> Expect:
