@@ -357,11 +357,13 @@ async def test_a_one_word_follow_up_is_asked_about_and_a_new_question_is_not(bea
     follow_up = await engine.turn(conversation, "and for how long?")
     assert follow_up.action == "clarify" and follow_up.options[0].id == "subscription-pause"
     assert (await engine.turn(conversation, "yes")).citations == ["subscription-pause"]
-    # "ok" says nothing of the topic: "ok and what temperature" goes on with the brewing answer.
+    # "ok" says nothing of the topic: "ok and what temperature" goes on with the brewing answer,
+    # which "what temperature" alone does not reach.
     brewing = Conversation(bot.id)
     assert (await engine.turn(brewing, "how much coffee for a v60")).citations == ["brewing-ratio"]
-    temperature = await engine.turn(brewing, "ok and what temperature")
-    assert temperature.action == "clarify" and temperature.options[0].id == "brewing-ratio"
+    assert (await engine.turn(brewing, "ok and what temperature")).citations == ["brewing-ratio"]
+    alone = await engine.turn(Conversation(bot.id), "what temperature")
+    assert (alone.action, alone.handoff.rule) == ("handoff", "no_match")
     # A question of its own that the FAQ lacks is no follow-up, and "no" asks nothing.
     for said in ("do you have oat milk", "no"):
         other = Conversation(bot.id)
