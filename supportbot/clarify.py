@@ -34,6 +34,7 @@ __all__ = [
     "declines_options",
     "judge_retrieval",
     "missed_option",
+    "points_without_naming",
     "read_pick",
     "read_several",
     "says_too_little",
@@ -170,8 +171,14 @@ PERSON = _Answer.PERSON
 NONE_MEANT = _Answer.NONE
 _AGREE = r"yes|yeah|yep|yup|sure|ok|okay"
 _PLEASE = r"(?:,?\s*(?:please|pls|plz|thanks|thank you|thx))?[.!]*"
-# "2", "(2)", "option 2", "#2", "yes 2", "2 please".
-_NUMBER = re.compile(rf"^(?:(?:{_AGREE})[,.!]?\s+)?(?:(?:option|number|no\.?|#)\s*)?\(?([1-9])\)?{_PLEASE}$")
+_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9}
+# "2", "(2)", "option 2", "#2", "yes 2", "2 please", "two", "option two" (not "no one").
+_NUMBER = re.compile(
+    rf"^(?:(?:{_AGREE})[,.!]?\s+)?(?:(?:(?:option|number|no\.?|#)\s*)?\(?([1-9])\)?"
+    rf"|(?:(?:option|number)\s+)?({'|'.join(_NUMBER_WORDS)})){_PLEASE}$"
+)
+# A keycap digit ("2️⃣") is the digit, a variation selector and the keycap mark.
+_KEYCAP = str.maketrans("", "", "\ufe0f\u20e3")
 _ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "last": -1}
 # Ordinals one slip away ("secnod", "thrid") are read as meant; not "last", whose neighbours
 # ("fast", "list", "lost") are words of their own.
@@ -187,6 +194,7 @@ _OTHER = r"neither(?: one| of (?:them|those|these))?|none(?: of (?:them|those|th
 _NO = re.compile(r"^(?:no|nope|nah)\b[,.!]*\s*")
 _NONE_OF_THEM = re.compile(rf"^(?:(?:no|nope|nah)(?:[,.!]*\s*(?:{_OTHER}))?|{_OTHER})[.!]*$")
 _WORD = re.compile(r"[a-z0-9]+")
+_POINTING = re.compile(rf"^(?:(?:{_AGREE})[,.!]?\s+)?(?:that|this|the)\s+one{_PLEASE}$")
 # Yes to the one option offered ("Did you mean ...? Say yes"), however it is said: "cool" or
 # "ok thanks" there asks for the answer, and small talk's "Great! Anything else?" would leave
 # the customer without it.
@@ -249,6 +257,12 @@ def declines_options(text: str) -> bool:
     return bool(_NONE_OF_THEM.match(textnorm.fold(text).strip()))
 
 
+def points_without_naming(text: str, options: Sequence[Option]) -> bool:
+    """Whether an answer points at one of several options without saying which ("that
+    one" to three; to one option it is a yes)."""
+    return len(options) > 1 and bool(_POINTING.match(textnorm.fold(text).strip()))
+
+
 def says_which_not(text: str, options: Sequence[Option]) -> bool:
     """Whether an answer picks several options without saying which: "both" to three."""
     every = _EVERY.match(textnorm.fold(text).strip())
@@ -280,9 +294,9 @@ def read_several(text: str, options: Sequence[Option]) -> tuple[Option, ...]:
 def _number(said: str, count: int) -> int | None:
     """The option number an answer names, by digit or by ordinal ("the second one"; "the
     last one" is `count`), whether or not there is such an option."""
-    number = _NUMBER.match(said)
+    number = _NUMBER.match(said.translate(_KEYCAP))
     if number:
-        return int(number.group(1))
+        return int(number.group(1)) if number.group(1) else _NUMBER_WORDS[number.group(2)]
     words = [w for w in _WORD.findall(said) if w not in _FILLER]
     if len(words) == 1 and words[0] in _ORDINALS:
         position = _ORDINALS[words[0]]

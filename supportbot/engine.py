@@ -30,6 +30,7 @@ from .clarify import (
     continued,
     judge_retrieval,
     missed_option,
+    points_without_naming,
     read_pick,
     read_several,
     says_too_little,
@@ -167,7 +168,7 @@ class Engine:
         picked = (pick,) if isinstance(pick, Option) else () if option is not None else read_several(said, options)
         if picked:  # "both": each answer, as a person would give them
             return self._picked(conversation, picked, started)
-        if missed_option(said, options):  # "2" to one option
+        if missed_option(said, options) or points_without_naming(said, options):  # "2" to one; "that one" to two
             return self._clarification(conversation, options, asked_again_text(options), started)
         if says_which_not(said, options):  # "both" to three options
             return self._clarification(conversation, options, which_ones_text(options), started)

@@ -16,6 +16,7 @@ from supportbot.clarify import (
     continued,
     judge_retrieval,
     missed_option,
+    points_without_naming,
     read_pick,
     read_several,
     says_too_little,
@@ -103,6 +104,10 @@ def test_a_clarification_also_offers_a_runner_up_just_under_the_floor():
         # The title's words in another form.
         ("the repairs one", "book-repair"),
         ("book", "book-repair"),
+        # A number in words, or as an emoji keycap.
+        ("two", "book-repair"),
+        ("option one", "opening-hours"),
+        ("2\ufe0f\u20e3", "book-repair"),
         # An ordinal with a slip of the keyboard.
         ("the secnod one", "book-repair"),
         ("frist", "opening-hours"),
@@ -119,6 +124,8 @@ def test_a_pick_by_id_comes_from_a_button_and_a_person_can_be_asked_for():
     # "Or shall I get a person?" is the last thing asked: "sure" says yes to it, as "yes" does.
     assert read_pick("sure", OPTIONS) is PERSON and read_pick("ok, please", OPTIONS) is PERSON
     assert read_pick("3", OPTIONS) is None and read_pick("what about my invoice?", OPTIONS) is None
+    # "no one" is not "no. 1"; "three" of two options is asked again.
+    assert read_pick("no one", OPTIONS) is not OPTIONS[0] and missed_option("three", OPTIONS) == 3
     # "fast" and "lost" are words, not a mistyped "last"; "thrid" of two options is none.
     assert read_pick("fast", OPTIONS) is None and read_pick("lost", OPTIONS) is None
     assert read_pick("thrid", OPTIONS) is None and missed_option("the thrid one", OPTIONS) == 3
@@ -231,6 +238,11 @@ def test_that_one_picks_the_only_option_and_several_options_can_be_picked_togeth
     assert says_which_not("both please", three) and not says_which_not("both", OPTIONS)
     assert not says_which_not("all", three) and not says_which_not("1 and 3", three)
     assert which_ones_text(three).startswith('Which ones? Say their numbers, as in "1 and 2": (1) Opening hours,')
+    # "that one" to several options says not which: asked again, by the list.
+    assert points_without_naming("that one", OPTIONS) and points_without_naming("yes, this one please", three)
+    assert not points_without_naming("that one", OPTIONS[:1]) and not points_without_naming(
+        "that one is wrong", OPTIONS
+    )
 
 
 @needs_model
@@ -269,6 +281,17 @@ def test_a_number_outside_the_options_is_missed_and_asked_again_by_the_list():
         asked_again_text(OPTIONS)
         == "Please choose 1 to 2: (1) Opening hours, (2) Booking a repair. Or shall I get a person?"
     )
+
+
+async def test_that_one_to_several_options_is_asked_again_and_a_number_answers(write):
+    bot = clarifying_bot(write)
+    engine = Engine(bot, ScriptedProvider([]))
+    conversation = Conversation(bot.id)
+    asked = await engine.turn(conversation, "track delivery")
+    again = await engine.turn(conversation, "that one")
+    assert (again.action, again.reply, again.options) == ("clarify", asked_again_text(asked.options), asked.options)
+    answered = await engine.turn(conversation, "two")
+    assert (answered.action, answered.citations) == ("answer", [asked.options[1].id])
 
 
 async def test_small_talk_after_a_clarification_leaves_it_open(write):

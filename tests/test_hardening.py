@@ -93,16 +93,17 @@ def test_a_catastrophic_rule_never_blocks_the_server(write, tmp_path):
         "1 " + " " * 1990 + "x",
         "1," * 1000 + "x",
         "yes" + " " * 1990 + "both x",
+        "ok" + " " * 1000 + "that" + " " * 990 + "one x",
     ],
     ids=[
         "spaces", "two-runs", "bangs", "thanks", "commas", "no", "person", "one-word", "contractions",
-        "pick-spaces", "pick-list", "pick-both",
+        "pick-spaces", "pick-list", "pick-both", "pick-pointing",
     ],
 )  # fmt: skip
 def test_the_longest_message_cannot_stall_small_talk_or_complaint_matching(text):
     """The built-in patterns, too, run on the event loop: none may take long on any message
     (a gap between words that could split a run of spaces once cost minutes on the second)."""
-    from supportbot.clarify import missed_option, read_pick, read_several, says_too_little
+    from supportbot.clarify import missed_option, points_without_naming, read_pick, read_several, says_too_little
     from supportbot.decision import Option
     from supportbot.not_helped import says_not_helped
     from supportbot.person import asks_for_person
@@ -113,6 +114,7 @@ def test_the_longest_message_cannot_stall_small_talk_or_complaint_matching(text)
     split_small_talk(text), says_not_helped(text), asks_for_person(text), says_too_little(text)
     options = [Option(id="a", title="Opening hours"), Option(id="b", title="Booking a repair")]
     read_pick(text, options), read_several(text, options), missed_option(text, options)
+    points_without_naming(text, options)
     by_meaning(close_to_thanks, text)
     assert time.monotonic() - started < 1.0
 
