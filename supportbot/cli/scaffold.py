@@ -54,8 +54,9 @@ escalation:
   # Questions close to your FAQ that it does not answer, in your customers' words: they go to
   # a person instead of getting the nearest answer. With five example questions per snippet,
   # about three for each such topic cut wrong answers by a fifth (README, "Few example
-  # questions per snippet").
-  # handoff_examples: [Do you give a discount on large orders?, Can I pay in instalments?]
+  # questions per snippet"). A message is matched with the two nearest, so one alone on its
+  # topic is averaged with another topic's and rarely wins: write two or more.
+  # handoff_examples: [Do you give a discount on large orders?, Is there a bulk discount?, Can I pay in instalments?, Can I spread the cost over a few months?]
   handoff_message: >
     I'm passing you to a member of our team. They will reply here shortly.
 
