@@ -56,7 +56,11 @@ escalation:
   # about three for each such topic cut wrong answers by a fifth (README, "Few example
   # questions per snippet"). A message is matched with the two nearest, so one alone on its
   # topic is averaged with another topic's and rarely wins: write two or more.
-  # handoff_examples: [Do you give a discount on large orders?, Is there a bulk discount?, Can I pay in instalments?, Can I spread the cost over a few months?]
+  # handoff_examples:
+  #   - Do you give a discount on large orders?
+  #   - Is there a bulk discount?
+  #   - Can I pay in instalments?
+  #   - Can I spread the cost over a few months?
   handoff_message: >
     I'm passing you to a member of our team. They will reply here shortly.
 
