@@ -55,7 +55,7 @@ escalation:
   # a person instead of getting the nearest answer. With five example questions per snippet,
   # about three for each such topic cut wrong answers by a fifth (README, "Few example
   # questions per snippet"). A message is matched with the two nearest, so one alone on its
-  # topic is averaged with another topic's and rarely wins: write two or more.
+  # topic is averaged with another topic's and can lose even on its own words: write two or more.
   # handoff_examples:
   #   - Do you give a discount on large orders?
   #   - Is there a bulk discount?
