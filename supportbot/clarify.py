@@ -148,7 +148,7 @@ def clarification_text(options: Sequence[Option]) -> str:
 def missed_option(text: str, options: Sequence[Option]) -> int | None:
     """The number the customer answered a clarification with when no option has it ("2" or
     "the second" to a question with one option), else None."""
-    number = _number(textnorm.fold(text).strip(), len(options))
+    number = _number(_said(text), len(options))
     return number if number is not None and number > len(options) else None
 
 
@@ -171,10 +171,12 @@ PERSON = _Answer.PERSON
 NONE_MEANT = _Answer.NONE
 _AGREE = r"yes|yeah|yep|yup|sure|ok|okay"
 _PLEASE = r"(?:,?\s*(?:please|pls|plz|thanks|thank you|thx))?[.!]*"
+# "yes, ...", "ok ..." before a pick.
+_AGREED = rf"(?:(?:{_AGREE})[,.!]?\s+)?"
 _NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9}
 # "2", "(2)", "option 2", "#2", "yes 2", "2 please", "two", "option two" (not "no one").
 _NUMBER = re.compile(
-    rf"^(?:(?:{_AGREE})[,.!]?\s+)?(?:(?:(?:option|number|no\.?|#)\s*)?\(?([1-9])\)?"
+    rf"^{_AGREED}(?:(?:(?:option|number|no\.?|#)\s*)?\(?([1-9])\)?"
     rf"|(?:(?:option|number)\s+)?({'|'.join(_NUMBER_WORDS)})){_PLEASE}$"
 )
 # A keycap digit ("2️⃣") is the digit, a variation selector and the keycap mark.
@@ -185,8 +187,8 @@ _ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, 
 _SPELLED_ORDINALS = {"first": 1, "second": 2, "third": 3}
 _MISSPELT_FROM = 5  # letters
 # "both", "all of them", "1 and 2", "1, 2 and 3": the answers of several options.
-_EVERY = re.compile(rf"^(?:(?:{_AGREE})[,.!]?\s+)?(both|all)(?:\s+of\s+(?:them|those|these|the above))?{_PLEASE}$")
-_SEVERAL = re.compile(rf"^(?:(?:{_AGREE})[,.!]?\s+)?([1-9](?:\s*(?:,|and|&)\s*[1-9])+){_PLEASE}$")
+_EVERY = re.compile(rf"^{_AGREED}(both|all)(?:\s+of\s+(?:them|those|these|the above))?{_PLEASE}$")
+_SEVERAL = re.compile(rf"^{_AGREED}([1-9](?:\s*(?:,|and|&)\s*[1-9])+){_PLEASE}$")
 # Yes to "shall I get a person?".
 _YES_TO_PERSON = re.compile(rf"^(?:{_AGREE}|please do|go ahead)(?:,?\s+please)?[.!]*$")
 # None of the options: "no", "neither", "nope, something else" ("no thanks" is a goodbye).
@@ -194,7 +196,7 @@ _OTHER = r"neither(?: one| of (?:them|those|these))?|none(?: of (?:them|those|th
 _NO = re.compile(r"^(?:no|nope|nah)\b[,.!]*\s*")
 _NONE_OF_THEM = re.compile(rf"^(?:(?:no|nope|nah)(?:[,.!]*\s*(?:{_OTHER}))?|{_OTHER})[.!]*$")
 _WORD = re.compile(r"[a-z0-9]+")
-_POINTING = re.compile(rf"^(?:(?:{_AGREE})[,.!]?\s+)?(?:that|this|the)\s+one{_PLEASE}$")
+_POINTING = re.compile(rf"^{_AGREED}(?:that|this|the)\s+one{_PLEASE}$")
 # Yes to the one option offered ("Did you mean ...? Say yes"), however it is said: "cool" or
 # "ok thanks" there asks for the answer, and small talk's "Great! Anything else?" would leave
 # the customer without it.
@@ -238,7 +240,7 @@ def read_pick(text: str, options: Sequence[Option], option_id: str | None = None
     the options is what they meant, or None: a new question."""
     if option_id is not None:
         return next((o for o in options if o.id == option_id), None)
-    said = textnorm.fold(text).strip()
+    said = _said(text)
     if len(options) == 1 and _YES.match(said):
         return options[0]
     number = _number(said, len(options))
@@ -254,18 +256,18 @@ def read_pick(text: str, options: Sequence[Option], option_id: str | None = None
 def declines_options(text: str) -> bool:
     """Whether an answer to a clarification says none of its options was meant ("no",
     "neither", "not that one")."""
-    return bool(_NONE_OF_THEM.match(textnorm.fold(text).strip()))
+    return bool(_NONE_OF_THEM.match(_said(text)))
 
 
 def points_without_naming(text: str, options: Sequence[Option]) -> bool:
     """Whether an answer points at one of several options without saying which ("that
     one" to three; to one option it is a yes)."""
-    return len(options) > 1 and bool(_POINTING.match(textnorm.fold(text).strip()))
+    return len(options) > 1 and bool(_POINTING.match(_said(text)))
 
 
 def says_which_not(text: str, options: Sequence[Option]) -> bool:
     """Whether an answer picks several options without saying which: "both" to three."""
-    every = _EVERY.match(textnorm.fold(text).strip())
+    every = _EVERY.match(_said(text))
     return every is not None and every.group(1) == "both" and len(options) > 2
 
 
@@ -278,7 +280,7 @@ def which_ones_text(options: Sequence[Option]) -> str:
 def read_several(text: str, options: Sequence[Option]) -> tuple[Option, ...]:
     """The options an answer picks together ("both" to two options, "all of them", "1 and
     3"), in the order offered; empty when it does not pick several."""
-    said = textnorm.fold(text).strip()
+    said = _said(text)
     every = _EVERY.match(said)
     if every:  # "both" of three options says not which two
         return tuple(options) if len(options) == 2 or (len(options) > 2 and every.group(1) == "all") else ()
@@ -289,6 +291,10 @@ def read_several(text: str, options: Sequence[Option]) -> tuple[Option, ...]:
     if len(numbers) < 2 or max(numbers) > len(options):
         return ()
     return tuple(option for number, option in enumerate(options, 1) if number in numbers)
+
+
+def _said(text: str) -> str:
+    return textnorm.fold(text).strip()
 
 
 def _number(said: str, count: int) -> int | None:

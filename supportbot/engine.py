@@ -165,7 +165,9 @@ class Engine:
             offered = ", ".join(f'"{o.title}"' for o in options)
             detail = f"the customer said none of the options offered was what they meant ({offered})"
             return self._handoff(conversation, builtin_handoff("unsure_twice", detail), started)
-        picked = (pick,) if isinstance(pick, Option) else () if option is not None else read_several(said, options)
+        if isinstance(pick, Option):
+            return self._picked(conversation, (pick,), started)
+        picked = read_several(said, options) if option is None else ()
         if picked:  # "both": each answer, as a person would give them
             return self._picked(conversation, picked, started)
         if missed_option(said, options) or points_without_naming(said, options):  # "2" to one; "that one" to two
@@ -263,9 +265,8 @@ class Engine:
     def _picked(self, conversation: Conversation, picked: Sequence[Option], started: float) -> Decision:
         """The answers of the options the customer picked, in the order offered (an option
         the bot no longer has goes to a person)."""
-        snippets = [self.bot.snippets_by_id.get(option.id) for option in picked]
-        found = [snippet for snippet in snippets if snippet is not None]
-        if not found or len(found) < len(snippets):
+        found = [self.bot.snippets_by_id[o.id] for o in picked if o.id in self.bot.snippets_by_id]
+        if not found or len(found) < len(picked):
             return self._handoff(conversation, builtin_handoff("asked_for_person"), started)
         return Decision(
             conversation_id=conversation.id, action="answer",

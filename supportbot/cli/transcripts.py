@@ -133,16 +133,17 @@ def _record_new(bot_name: str, out_file: Path | None, provider: str | None) -> N
     users = []
     for number, line in enumerate(sys.stdin, 1):
         said = line.rstrip("\r\n")
-        if said.strip() in ("/quit", "/exit"):  # as in chat: the conversation ends here
+        command = said.strip()
+        if command in ("/quit", "/exit"):  # as in chat: the conversation ends here
             break
-        if said.strip() == "/reset":  # a chat script of several conversations, piped here whole
+        if command == "/reset":  # a chat script of several conversations, piped here whole
             err.print(
                 f"stdin line {number}: /reset starts a new conversation, and a fixture holds one; "
                 "record each conversation with its own --new ... --out",
                 markup=False,
             )
             raise typer.Exit(EXIT_CONFIG)
-        if said.strip():
+        if command:
             users.append(said)
     if not users:
         err.print("no customer messages on stdin (one per line)", markup=False)

@@ -126,10 +126,13 @@ def _conversation_turns(activity: ConversationActivity) -> list[Turn]:
 def _asked_again(decision: dict[str, Any], before: Sequence[Turn]) -> bool:
     """A clarification with the options of the clarification just before it (small talk
     aside): the same question asked again ("2" to one option), not a new one."""
-    if decision.get("action") != "clarify":
-        return False
     previous = next((t for t in reversed(before) if not t.small_talk), None)
-    return previous is not None and previous.action == "clarify" and _options(previous.decision) == _options(decision)
+    return previous is not None and _repeats(decision, previous.decision)
+
+
+def _repeats(decision: dict[str, Any], earlier: dict[str, Any]) -> bool:
+    """Whether `decision` asks `earlier`'s clarification again, with the same options."""
+    return decision.get("action") == earlier.get("action") == "clarify" and _options(decision) == _options(earlier)
 
 
 def _options(decision: dict[str, Any]) -> list[str]:
@@ -161,16 +164,8 @@ def _picked(decision: dict[str, Any], after: Sequence[MessageRow]) -> bool:
     if decision.get("action") != "clarify":
         return False
     offered = set(_options(decision))
-    nxt = next(
-        (
-            m
-            for m in after
-            if m.role == "customer"
-            and not (m.decision or {}).get("small_talk")
-            and not ((m.decision or {}).get("action") == "clarify" and _options(m.decision or {}) == _options(decision))
-        ),
-        None,
-    )
+    replies = ((m, m.decision or {}) for m in after if m.role == "customer")
+    nxt = next((m for m, d in replies if not d.get("small_talk") and not _repeats(d, decision)), None)
     if nxt is None or not nxt.decision or nxt.decision.get("action") != "answer":
         return False
     return bool(offered & set(nxt.decision.get("citations") or []))

@@ -124,7 +124,8 @@
   }
 
   // A thumb drawn here rather than an emoji, which shows as an empty box where no emoji font is
-  // installed (Chromium on a Linux server showed "▯").
+  // installed (Chromium on a Linux server showed "▯"). Kept in step with chat.js's: the widget is one
+  // self-contained script for other sites, with nothing to share a module with.
   function thumbIcon(up) {
     const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
     svg.setAttribute("viewBox", "0 0 16 16");
